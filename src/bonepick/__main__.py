@@ -1,0 +1,3 @@
+from bonepick.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The ``bonepick`` command line: thin Typer commands over the library."""

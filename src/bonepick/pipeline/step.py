@@ -1,0 +1,84 @@
+"""A per-shard step: set up once per worker, then process shards one at a time.
+
+Steps do not know where they run; executors do not know what a row is. They meet at
+:class:`ShardTask`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bonepick.io.jsonl import ShardWriter, iter_rows_sized
+from bonepick.pipeline.stats import ShardStats
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One unit of work: an input shard and (for steps that write) its output path.
+
+    ``key`` names the task for completion markers and messages; it is unique within a run.
+    """
+
+    index: int
+    key: str
+    input: Path
+    output: Path | None = None
+    split: str | None = None
+    params: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class TaskResult:
+    task: ShardTask
+    stats: ShardStats
+    result: Any = None
+    resumed: bool = False
+
+
+class Step:
+    """Base class of per-shard work. Subclasses are pickled to worker processes, so keep heavy
+    state (models, compiled expressions) out of ``__init__`` and build it in :meth:`setup`."""
+
+    #: shown in progress bars and provenance
+    name: str = "step"
+    #: whether a completed shard may be skipped on rerun (steps that only count must say False)
+    resumable: bool = True
+
+    def setup(self) -> None:
+        """Called once per worker process before the first shard."""
+
+    def run(self, task: ShardTask, stats: ShardStats) -> Any:
+        """Process one shard; return an optional picklable result for the caller."""
+        raise NotImplementedError
+
+
+class MapStep(Step):
+    """Reads a shard, maps its rows, writes the output shard atomically.
+
+    Subclasses implement :meth:`map_rows`, receiving ``(path, line, row)`` triples so errors can
+    name the file and line, and yield output rows.
+    """
+
+    compression_level: int | None = None
+
+    def map_rows(
+        self, rows: Iterator[tuple[Path, int, dict[str, Any]]], stats: ShardStats, task: ShardTask
+    ) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def run(self, task: ShardTask, stats: ShardStats) -> Any:
+        assert task.output is not None, "a MapStep task needs an output path"
+        with ShardWriter(task.output, level=self.compression_level) as writer:
+            for row in self.map_rows(_counted(task.input, stats), stats, task):
+                writer.write(row)
+                stats.wrote()
+        return None
+
+
+def _counted(path: Path, stats: ShardStats) -> Iterator[tuple[Path, int, dict[str, Any]]]:
+    for line, row, size in iter_rows_sized(path):
+        stats.read(1, size)
+        yield path, line, row
