@@ -12,14 +12,19 @@ from bonepick.cli.app import app
 #: where each command module's panel sits in ``--help``; modules not listed come last
 COMMAND_ORDER = {
     "data": 10,
+    "normalize": 11,
+    "tokens": 12,
     "model2vec": 20,
     "fasttext": 30,
     "encoder": 40,
     "evaluate": 50,
+    "calibration": 55,
     "infer": 60,
     "annotate": 70,
+    "prompts": 71,
     "agreement": 75,
     "bootstrap": 80,
+    "demo": 85,
     "info": 90,
 }
 

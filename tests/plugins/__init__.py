@@ -1,0 +1,1 @@
+"""Session-scoped fixtures that train small real models once per test session."""
