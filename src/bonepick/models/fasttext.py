@@ -1,0 +1,198 @@
+"""fastText classifiers: load a ``.bin``/``.ftz`` through the in-process bindings
+(``fasttext-numpy2-wheel``, import name ``fasttext``) and score texts with every label's probability.
+
+A folder written by ``train-fasttext`` has a card; a model trained elsewhere (a published quality
+classifier ``.bin`` dropped into a folder) gets one from :func:`card_for_foreign_model`, which the
+caller fills with the normalizer the model expects.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bonepick.errors import MissingDependencyError, ModelError
+from bonepick.models.base import Classifier
+from bonepick.models.card import ModelCard
+
+LABEL_PREFIX = "__label__"
+MODEL_FILE = "model.bin"
+QUANTIZED_FILE = "model.ftz"
+MODEL_SUFFIXES = (".bin", ".ftz")
+
+#: fastText reports exp(log(p + 1e-5)) for every label; we take the smoothing back out
+_SMOOTHING = 1e-5
+
+
+def import_fasttext() -> Any:
+    """The fastText bindings, with a clear message when they are missing."""
+    try:
+        import fasttext
+    except ImportError:  # pragma: no cover - the package is a core dependency
+        raise MissingDependencyError("fasttext-numpy2-wheel", purpose="fastText models") from None
+    return fasttext
+
+
+def strip_prefix(label: str) -> str:
+    return label[len(LABEL_PREFIX) :] if label.startswith(LABEL_PREFIX) else label
+
+
+def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
+    """The fastText file of a model folder: the card's ``extra.model_file``, else ``model.bin``,
+    else ``model.ftz``, else the only ``.bin``/``.ftz`` file in the folder."""
+    model_dir = Path(model_dir)
+    if model_dir.is_file():
+        return model_dir
+    named = (card.extra.get("model_file") if card else None) or None
+    if named:
+        path = model_dir / named
+        if not path.is_file():
+            raise ModelError(f"{model_dir}: the card names '{named}' but that file is missing")
+        return path
+    for name in (MODEL_FILE, QUANTIZED_FILE):
+        if (model_dir / name).is_file():
+            return model_dir / name
+    candidates = sorted(p for p in model_dir.iterdir() if p.is_file() and p.suffix in MODEL_SUFFIXES)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ModelError(
+            f"{model_dir} holds no fastText model file (.bin or .ftz)",
+            hint="pass a folder written by train-fasttext, or one with a single fastText .bin",
+        )
+    raise ModelError(
+        f"{model_dir} holds several fastText files ({', '.join(p.name for p in candidates)})",
+        hint="keep one model file per folder, or name it model.bin",
+    )
+
+
+# One loaded model is kept so that card_for_foreign_model() followed by load_model() reads a
+# (possibly 1 GB) file only once.
+_cache_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[int, int], Any]] = {}
+
+
+def load_fasttext_file(path: Path) -> Any:
+    """Load a fastText model file, turning the bindings' errors into :class:`ModelError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"no such fastText model file: {path}")
+    stat = path.stat()
+    key, stamp = str(path.resolve()), (stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    fasttext = import_fasttext()
+    try:
+        model = fasttext.load_model(str(path))
+    except (ValueError, RuntimeError, MemoryError) as error:
+        raise ModelError(
+            f"{path} is not a fastText model ({error})",
+            hint="pass a .bin or .ftz file written by fastText (train-fasttext, quantize-fasttext)",
+        ) from None
+    if model.f.getArgs().model.name != "supervised":
+        raise ModelError(
+            f"{path} is an unsupervised fastText model (word vectors), not a classifier",
+            hint="word vectors can be used with train-fasttext --pretrained-vectors",
+        )
+    with _cache_lock:
+        _cache.clear()
+        _cache[key] = (stamp, model)
+    return model
+
+
+def model_labels(model: Any) -> list[str]:
+    return [strip_prefix(label) for label in model.labels]
+
+
+def model_hyperparameters(model: Any) -> dict[str, Any]:
+    """The training arguments a fastText file records."""
+    args = model.f.getArgs()
+    return {
+        "learning_rate": round(float(args.lr), 6),
+        "word_ngrams": int(args.wordNgrams),
+        "min_count": int(args.minCount),
+        "epoch": int(args.epoch),
+        "bucket": int(args.bucket),
+        "min_char_ngram": int(args.minn),
+        "max_char_ngram": int(args.maxn),
+        "window_size": int(args.ws),
+        "dimension": int(args.dim),
+        "loss": args.loss.name,
+        "num_negatives": int(args.neg),
+    }
+
+
+def card_for_foreign_model(
+    model_dir: str | Path, normalizer: str | None, max_length: int | None = None
+) -> ModelCard:
+    """A card for a fastText classifier trained elsewhere (no ``bonepick_model.yaml``).
+
+    ``normalizer`` must be the preprocessing the model was trained with (bonepick cannot know
+    it); labels come from the model file, in sorted order.
+    """
+    model_dir = Path(model_dir)
+    if not model_dir.exists():
+        raise ModelError(f"no such model folder: {model_dir}")
+    path = find_model_file(model_dir)
+    model = load_fasttext_file(path)
+    labels = sorted(model_labels(model))
+    if not labels:
+        raise ModelError(f"{path} has no labels; it cannot classify")
+    return ModelCard(
+        kind="fasttext",
+        task="classification",
+        labels=labels,
+        normalizer=normalizer,
+        max_length=max_length,
+        hyperparameters=model_hyperparameters(model),
+        extra={
+            "model_file": path.name if path.parent == model_dir else str(path),
+            "foreign": True,
+            "quantized": bool(model.is_quantized()),
+        },
+    )
+
+
+class FastTextClassifier(Classifier):
+    """Probabilities for every label of the card, in ``card.labels`` order."""
+
+    def __init__(self, model_dir: Path, card: ModelCard, model: Any, model_file: Path) -> None:
+        super().__init__(model_dir, card)
+        self.model = model
+        self.model_file = model_file
+        self._column = {LABEL_PREFIX + label: i for i, label in enumerate(card.labels)}
+
+    @classmethod
+    def load(cls, model_dir: Path, card: ModelCard) -> FastTextClassifier:
+        model_dir = Path(model_dir)
+        path = find_model_file(model_dir, card)
+        model = load_fasttext_file(path)
+        labels = model_labels(model)
+        if not card.labels:
+            card.labels = sorted(labels)
+        elif set(card.labels) != set(labels):
+            raise ModelError(
+                f"{path}: the model's labels ({', '.join(sorted(labels))}) differ from the card's "
+                f"({', '.join(card.labels)})",
+                hint="the card and the model file come from different trainings; retrain or fix the card",
+            )
+        return cls(model_dir, card, model, path)
+
+    def predict_prepared(self, texts: Sequence[str]) -> np.ndarray:
+        lines = [text.replace("\n", " ") if "\n" in text else text for text in texts]
+        out = np.zeros((len(lines), len(self._column)), dtype=np.float32)
+        if not lines:
+            return out
+        all_labels, all_probs = self.model.predict(lines, k=-1, threshold=0.0)
+        column = self._column
+        for row, (labels, probs) in enumerate(zip(all_labels, all_probs, strict=True)):
+            out[row, [column[label] for label in labels]] = probs
+        out -= _SMOOTHING
+        np.clip(out, 0.0, 1.0, out=out)
+        return out
