@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bonepick.io.dataset import discover_datasets
-from bonepick.pipeline import LocalExecutor, MapStep, ProgressSink, RunSummary, ShardStats, ShardTask
+from bonepick.pipeline import FilterStep, LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask
 from bonepick.pipeline.tasks import plan_mirrored_tasks
 
 
-class CopyStep(MapStep):
-    """Every row parsed and written back unchanged (a malformed line fails with file:line)."""
+class CopyStep(FilterStep):
+    """Every row checked (a malformed line fails with file:line) and written back unchanged."""
 
     name = "copy"
 
     def __init__(self, compression_level: int | None = None) -> None:
         self.compression_level = compression_level
 
-    def map_rows(
-        self, rows: Iterator[tuple[Path, int, dict[str, Any]]], stats: ShardStats, task: ShardTask
-    ) -> Iterator[Any]:
-        for _path, _line, row in rows:
-            yield row
+    def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
+        return True
 
 
 def copy_dataset(

@@ -60,22 +60,26 @@ def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def iter_rows_sized(path: str | Path) -> Iterator[tuple[int, dict[str, Any], int]]:
     """(line number, row, bytes of the line) for every row of a shard."""
-    loads = orjson.loads
     for number, line in iter_lines(path):
-        try:
-            row = loads(line)
-        except orjson.JSONDecodeError as error:
-            raise DataError(
-                f"malformed JSON ({error})", path, number, hint="each line must hold one JSON object"
-            ) from None
-        if not isinstance(row, dict):
-            raise DataError(
-                f"expected a JSON object, got {type(row).__name__}",
-                path,
-                number,
-                hint="each line must hold one JSON object",
-            )
-        yield number, row, len(line)
+        yield number, parse_line(line, path, number), len(line)
+
+
+def parse_line(line: bytes, path: str | Path, number: int) -> dict[str, Any]:
+    """Parse one JSON line into a dict, or raise :class:`DataError` naming ``path:number``."""
+    try:
+        row = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise DataError(
+            f"malformed JSON ({error})", path, number, hint="each line must hold one JSON object"
+        ) from None
+    if not isinstance(row, dict):
+        raise DataError(
+            f"expected a JSON object, got {type(row).__name__}",
+            path,
+            number,
+            hint="each line must hold one JSON object",
+        )
+    return row
 
 
 def read_rows(path: str | Path) -> Iterator[dict[str, Any]]:

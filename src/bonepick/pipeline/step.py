@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bonepick.io.jsonl import ShardWriter, iter_rows_sized
+from bonepick.io.jsonl import ShardWriter, iter_lines, iter_rows_sized, parse_line
 from bonepick.pipeline.stats import ShardStats
 
 
@@ -75,6 +75,30 @@ class MapStep(Step):
             for row in self.map_rows(_counted(task.input, stats), stats, task):
                 writer.write(row)
                 stats.wrote()
+        return None
+
+
+class FilterStep(Step):
+    """Keeps or drops rows without changing them: kept rows are written as their original bytes,
+    with no re-serialisation, which makes pass-through stages (copy, balance, sample, filter) run
+    close to the raw decode rate. Subclasses implement :meth:`keep`; dropped rows must be counted
+    with ``stats.skip(reason)``."""
+
+    compression_level: int | None = None
+
+    def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
+        raise NotImplementedError
+
+    def run(self, task: ShardTask, stats: ShardStats) -> Any:
+        assert task.output is not None, "a FilterStep task needs an output path"
+        path = task.input
+        with ShardWriter(task.output, level=self.compression_level) as writer:
+            for number, raw in iter_lines(path):
+                stats.read(1, len(raw))
+                row = parse_line(raw, path, number)
+                if self.keep(path, number, row, stats, task):
+                    writer.write_line(raw if raw.endswith(b"\n") else raw + b"\n")
+                    stats.wrote()
         return None
 
 

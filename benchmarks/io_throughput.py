@@ -1,0 +1,86 @@
+"""Read+write throughput of a pass-through copy (bonepick copy-dataset) beside the raw decode rate.
+
+Builds a zstd dataset from ../shared/corpora (real rows repeated to the requested size), then:
+  raw      in-process zstandard stream decode + orjson parse of every line, no writing
+  copy -p1 bonepick's pass-through copy (read, parse, serialise, zstd write, atomic rename)
+  copy -p2 the same with two worker processes
+Prints MB/s (uncompressed JSON bytes) and rows/s, and copy/raw per process.
+
+    uv run python benchmarks/io_throughput.py [--mb 200] [--shards 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import zstandard
+
+from bonepick.data.copy import copy_dataset
+from bonepick.io import read_rows, write_rows
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def build(root: Path, target_mb: float, shards: int) -> tuple[int, int]:
+    rows = [
+        r
+        for name in ("spamassassin", "brown_paragraphs", "python_docs", "fortunes")
+        for p in sorted((CORPORA / name / "train").glob("*.jsonl.zst"))
+        for r in read_rows(p)
+    ]
+    line_bytes = sum(len(orjson.dumps(r)) + 1 for r in rows)
+    repeats = max(1, int(target_mb * 1e6 / line_bytes / shards) + 1)
+    total_rows = total_bytes = 0
+    for s in range(shards):
+        write_rows(root / "train" / f"shard_{s:03d}.jsonl.zst", (r for _ in range(repeats) for r in rows))
+        total_rows += repeats * len(rows)
+        total_bytes += repeats * line_bytes
+    return total_rows, total_bytes
+
+
+def raw_decode(root: Path) -> float:
+    start = time.perf_counter()
+    loads = orjson.loads
+    for path in sorted(root.rglob("*.jsonl.zst")):
+        with open(path, "rb") as fh:
+            reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20)
+            for line in reader:
+                loads(line)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=float, default=200.0, help="uncompressed size of the dataset")
+    parser.add_argument("--shards", type=int, default=8)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bonepick-io-bench-"))
+    try:
+        rows, nbytes = build(work / "in", args.mb, args.shards)
+        mb = nbytes / 1e6
+        print(f"dataset: {rows:,} rows, {mb:.0f} MB uncompressed JSON, {args.shards} zstd shards")
+        raw = raw_decode(work / "in")
+        print(f"{'raw decode+parse (1 proc)':<28} {mb / raw:8.1f} MB/s {rows / raw:12,.0f} rows/s")
+        for procs in (1, 2):
+            out = work / f"out{procs}"
+            start = time.perf_counter()
+            copy_dataset([work / "in"], out, num_proc=procs)
+            seconds = time.perf_counter() - start
+            per_proc = mb / seconds / procs
+            print(
+                f"{f'copy-dataset -p {procs}':<28} {mb / seconds:8.1f} MB/s {rows / seconds:12,.0f} rows/s"
+                f"   per process {per_proc:.1f} MB/s = {per_proc / (mb / raw):.0%} of raw"
+            )
+            shutil.rmtree(out)
+    finally:
+        shutil.rmtree(work)
+
+
+if __name__ == "__main__":
+    main()
