@@ -148,3 +148,11 @@ def test_kill_9_leaves_only_complete_shards(tmp_path: Path) -> None:
     assert not list(out.rglob("*.bonepick-tmp"))
     assert len(list(out.glob("train/*.jsonl.zst"))) == 12
     assert sum(1 for p in out.glob("train/*.jsonl.zst") for _ in read_rows(p)) == 12 * 20 * len(rows)
+
+
+def test_folder_without_splits_is_read_as_one_split_and_says_so(cli, tmp_path: Path) -> None:
+    flat = tmp_path / "flat"
+    write_rows(flat / "a.jsonl", [{"text": "one"}, {"text": "two"}])
+    result = cli("copy-dataset", "-i", flat, "-o", tmp_path / "out")
+    assert "has no train/, valid/ or test/ folders" in result.output
+    assert [r["text"] for r in read_rows(tmp_path / "out" / "train" / "a.jsonl.zst")] == ["one", "two"]

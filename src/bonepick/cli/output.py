@@ -130,6 +130,8 @@ def run_summary(summary: Any, title: str, output_dir: Path | None = None) -> Non
         reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.skipped.items()))
         rows.append([split, stats.rows_in, stats.rows_out, skipped, reasons or "-"])
     table(title, ["split", "rows in", "rows out", "skipped", "why skipped"], rows)
+    for note in getattr(summary, "notes", []):
+        info(f"note: {note}")
     resumed = summary.shards_resumed
     note = f"{summary.shards} shards in {summary.seconds:.1f}s with {summary.num_proc} process(es)"
     if resumed:

@@ -61,6 +61,16 @@ class RunSummary:
             splits.setdefault(result.task.split or "all", ShardStats()).merge(result.stats)
         return splits
 
+    @property
+    def notes(self) -> list[str]:
+        """Things the user should know about how the input was read."""
+        flat = sorted({r.task.params["flat_root"] for r in self.results if "flat_root" in r.task.params})
+        return [
+            f"{root} has no train/, valid/ or test/ folders: all its shards were read as one split "
+            f"'{next(r.task.split for r in self.results if r.task.params.get('flat_root') == root)}'"
+            for root in flat
+        ]
+
     def values(self) -> list[Any]:
         """The steps' return values in task order."""
         return [r.result for r in self.results]

@@ -29,5 +29,10 @@ def plan_mirrored_tasks(
             for shard in shards:
                 output = mirrored_output(dataset, split, shard, output_root, tag, compression)
                 key = output.relative_to(output_root).as_posix()
-                tasks.append(ShardTask(index=len(tasks), key=key, input=shard, output=output, split=split))
+                params = {"flat_root": str(dataset.root)} if dataset.flat else {}
+                tasks.append(
+                    ShardTask(
+                        index=len(tasks), key=key, input=shard, output=output, split=split, params=params
+                    )
+                )
     return tasks
