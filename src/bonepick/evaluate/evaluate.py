@@ -1,0 +1,403 @@
+"""Evaluate any bonepick model on the test split of one or more datasets.
+
+Rows are streamed shard by shard and scored in batches with the model's own preprocessing (from
+its card, unless overridden); only the predictions, the true labels and a 16-byte hash per row
+are kept, so memory grows with rows times classes, not with text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bonepick import __version__
+from bonepick.data.expressions import Expression, label_to_str
+from bonepick.errors import DataError, ModelError, UsageError
+from bonepick.evaluate import metrics as M
+from bonepick.evaluate.results import Signature, results_path, write_results
+from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext, resolve_sources
+from bonepick.io.jsonl import iter_rows_sized
+from bonepick.models.card import ModelCard
+from bonepick.pipeline.progress import NullProgress, ProgressSink
+
+DEFAULT_BATCH_SIZE = 2048
+
+
+@dataclass
+class EvalOptions:
+    """What to read and how; ``None`` means "as the model card says"."""
+
+    split: str = "test"
+    text_expression: str | None = None
+    label_expression: str | None = None
+    normalizer: str | None = None  # "none" switches the card's normalizer off
+    max_length: int | None = None  # 0 switches the card's max length off
+    batch_size: int = DEFAULT_BATCH_SIZE
+    n_bins: int = 10
+
+
+@dataclass
+class Evaluation:
+    """Predictions, truth and metrics of one model on one test set."""
+
+    model_dir: Path
+    card: ModelCard
+    sources: list[Source]
+    dataset_dirs: list[Path]
+    options: EvalOptions
+    labels: list[str]  # class names; for scalar tasks the distinct label values, sorted
+    truth: np.ndarray  # class index (n,), 0/1 matrix (n, k) for multilabel, label value (n,) for scalar
+    predictions: np.ndarray  # probabilities (n, k) or scores (n,)
+    signature: str
+    metrics: dict[str, Any]
+    seconds: float
+    load_seconds: float
+    predict_seconds: float
+    created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+
+    @property
+    def task(self) -> str:
+        return self.card.task
+
+    @property
+    def rows(self) -> int:
+        return len(self.truth)
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.card.is_scalar
+
+    @property
+    def results_path(self) -> Path:
+        return results_path(self.model_dir, self.signature)
+
+    @property
+    def docs_per_second(self) -> float | None:
+        """Rows read, prepared and scored per second, model loading excluded."""
+        streaming = self.seconds - self.load_seconds
+        return self.rows / streaming if streaming > 0 else None
+
+    def truth_groups(self) -> np.ndarray:
+        """Index of each row's true label in :attr:`labels` (one group per row), for plots."""
+        if self.is_scalar:
+            return _value_groups(self.truth, self.labels)
+        if self.task == "multilabel":
+            raise ValueError("multilabel rows belong to several groups")
+        return self.truth
+
+    def label_counts(self) -> dict[str, int]:
+        if self.task == "multilabel":
+            return {label: int(c) for label, c in zip(self.labels, self.truth.sum(axis=0), strict=True)}
+        groups = self.truth_groups()
+        counts = np.bincount(groups[groups >= 0], minlength=len(self.labels))
+        return {label: int(c) for label, c in zip(self.labels, counts, strict=True)}
+
+    def record(self, command: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The content of the results YAML."""
+        card = self.card
+        record: dict[str, Any] = {
+            "signature": self.signature,
+            "model": {
+                "dir": str(self.model_dir),
+                "name": self.model_dir.resolve().name,
+                "kind": card.kind,
+                "task": card.task,
+                "labels": list(card.labels),
+                "base_model": card.base_model,
+                "normalizer": card.normalizer,
+                "max_length": card.max_length,
+            },
+            "data": {
+                "dataset_dirs": [str(d) for d in self.dataset_dirs],
+                "split": self.options.split,
+                "files": len(self.sources),
+                "format": sorted({s.format for s in self.sources}),
+                "rows": self.rows,
+                "text_expression": card.text_expression,
+                "label_expression": card.label_expression,
+                "label_counts": self.label_counts(),
+            },
+            "metrics": self.metrics,
+            "timing": {
+                "seconds": self.seconds,
+                "load_seconds": self.load_seconds,
+                "predict_seconds": self.predict_seconds,
+                "docs_per_second": self.docs_per_second,
+            },
+            "created": self.created,
+            "bonepick_version": __version__,
+        }
+        if command:
+            record["command"] = command
+        return record
+
+    def save(self, command: dict[str, Any] | None = None, path: str | Path | None = None) -> Path:
+        return write_results(path or self.results_path, self.record(command))
+
+
+def _value_groups(values: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """For scalar tasks: which of the sorted label names (values or decile edges) a value falls in."""
+    edges = np.array([float(n) for n in names], dtype=np.float64)
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, max(len(edges) - 1, 0))
+
+
+def effective_card(card: ModelCard, options: EvalOptions) -> ModelCard:
+    """The card with the user's overrides applied (expressions, normalizer, max length)."""
+    changes: dict[str, Any] = {}
+    if options.text_expression:
+        changes["text_expression"] = options.text_expression
+    if options.label_expression:
+        changes["label_expression"] = options.label_expression
+    if options.normalizer is not None:
+        name = options.normalizer.strip()
+        if name.lower() in ("", "none"):
+            changes["normalizer"] = None
+        else:
+            from bonepick.data.normalizers import canonical_name
+
+            changes["normalizer"] = canonical_name(name)
+    if options.max_length is not None:
+        if options.max_length < 0:
+            raise UsageError(f"--max-length must be positive (0 to keep all text), got {options.max_length}")
+        changes["max_length"] = options.max_length or None
+    return dataclasses.replace(card, **changes) if changes else card
+
+
+class _LabelEncoder:
+    """Turns a row's label value into what the metrics need, with file:line errors."""
+
+    def __init__(self, card: ModelCard) -> None:
+        self.task = card.task
+        self.labels = [str(label) for label in card.labels]
+        self.index = {label: i for i, label in enumerate(self.labels)}
+        if self.task in ("classification", "multilabel") and not self.labels:
+            raise ModelError(
+                "the model card lists no labels",
+                hint="the card's 'labels' gives the order of predict() columns",
+            )
+
+    def _class(self, value: Any, path: Path, line: int) -> int:
+        name = label_to_str(value)
+        if name not in self.index and name.startswith(FASTTEXT_PREFIX):
+            name = name[len(FASTTEXT_PREFIX) :]
+        if name not in self.index:
+            known = ", ".join(self.labels[:10]) + (", ..." if len(self.labels) > 10 else "")
+            raise DataError(
+                f"label '{name}' is not one the model was trained on ({known})",
+                path,
+                line,
+                hint="check --label-expression, or evaluate on data with the model's labels",
+            )
+        return self.index[name]
+
+    def encode(self, value: Any, path: Path, line: int) -> tuple[Any, Any]:
+        """(encoded label, canonical label for the signature)."""
+        if self.task == "classification":
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            i = self._class(value, path, line)
+            return i, self.labels[i]
+        if self.task == "multilabel":
+            if isinstance(value, dict):
+                names = [k for k, v in value.items() if v and (not isinstance(v, int | float) or v >= 0.5)]
+            elif isinstance(value, list):
+                names = value
+            else:
+                names = [value]
+            row = np.zeros(len(self.labels), dtype=np.int8)
+            for name in names:
+                row[self._class(name, path, line)] = 1
+            return row, sorted(self.labels[i] for i in np.flatnonzero(row))
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"label {value!r} is not a number (a {self.task} model needs numeric labels)",
+                path,
+                line,
+                hint="check --label-expression",
+            ) from None
+        if not np.isfinite(number):
+            raise DataError(f"label {value!r} is not a finite number", path, line)
+        return number, number
+
+
+def _iter_examples(
+    sources: Sequence[Source], text_expr: Expression, label_expr: Expression, progress: ProgressSink
+) -> Iterator[tuple[Path, int, str, Any, bool]]:
+    """(path, line, text, label value, text already prepared) for every row, shard by shard."""
+    for source in sources:
+        path = source.path
+        pending = nbytes = 0
+        if source.format == "fasttext":
+            for line, labels, text, size in iter_fasttext(path):
+                pending += 1
+                nbytes += size
+                if pending >= 1000:
+                    progress.rows(pending, nbytes)
+                    pending = nbytes = 0
+                yield path, line, text, labels if len(labels) > 1 else labels[0], True
+        else:
+            for line, row, size in iter_rows_sized(path):
+                text = text_expr.text(row, path, line)
+                label = label_expr.first(row, path, line)
+                pending += 1
+                nbytes += size
+                if pending >= 1000:
+                    progress.rows(pending, nbytes)
+                    pending = nbytes = 0
+                yield path, line, text, label, False
+        progress.rows(pending, nbytes)
+        progress.shard_done()
+
+
+def evaluate_model(
+    model_dir: str | Path,
+    dataset_dirs: Sequence[str | Path],
+    options: EvalOptions | None = None,
+    *,
+    card: ModelCard | None = None,
+    progress: ProgressSink | None = None,
+) -> Evaluation:
+    """Score the test split(s) with the model and compute the metrics its task calls for.
+
+    ``card`` replaces the folder's own card (for a model file trained elsewhere); the options'
+    overrides are applied on top of it.
+    """
+    from bonepick.models.base import load_model
+
+    options = options or EvalOptions()
+    if options.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {options.batch_size}")
+    model_dir = Path(model_dir)
+    started = time.perf_counter()
+    card = effective_card(card or ModelCard.load(model_dir), options)
+    sources = resolve_sources(dataset_dirs, options.split)
+    encoder = _LabelEncoder(card)
+    text_expr = Expression(card.text_expression)
+    label_expr = Expression(card.label_expression)
+    model = load_model(model_dir, card)
+    load_seconds = time.perf_counter() - started
+    progress = progress or NullProgress()
+
+    signature = Signature()
+    truth: list[Any] = []
+    chunks: list[np.ndarray] = []
+    predict_seconds = 0.0
+    batch_raw: list[str] = []
+    batch_prepared: list[str] = []
+    order: list[bool] = []  # per batch row: text already prepared?
+
+    def flush() -> None:
+        nonlocal predict_seconds
+        if not order:
+            return
+        t0 = time.perf_counter()
+        if batch_prepared and batch_raw:  # a mix only when fastText files and shards are combined
+            raw_out = _predict(model, batch_raw, prepared=False)
+            prep_out = _predict(model, batch_prepared, prepared=True)
+            mask = np.array(order)
+            out = np.empty((len(order), *raw_out.shape[1:]), dtype=np.float32)
+            out[~mask] = raw_out
+            out[mask] = prep_out
+        elif batch_prepared:
+            out = _predict(model, batch_prepared, prepared=True)
+        else:
+            out = _predict(model, batch_raw, prepared=False)
+        predict_seconds += time.perf_counter() - t0
+        chunks.append(_checked(out, len(order), card))
+        batch_raw.clear()
+        batch_prepared.clear()
+        order.clear()
+
+    progress.start(f"eval {model_dir.name}", len(sources))
+    try:
+        for path, line, text, value, prepared in _iter_examples(sources, text_expr, label_expr, progress):
+            encoded, canonical = encoder.encode(value, path, line)
+            truth.append(encoded)
+            signature.add(text, canonical)
+            (batch_prepared if prepared else batch_raw).append(text)
+            order.append(prepared)
+            if len(order) >= options.batch_size:
+                flush()
+        flush()
+    finally:
+        progress.stop()
+
+    if not truth:
+        where = ", ".join(str(d) for d in dataset_dirs)
+        raise DataError(f"the {options.split} split of {where} has no rows", hint="nothing to evaluate")
+    predictions = np.concatenate(chunks)
+    if card.task == "multilabel":
+        truth_arr = np.stack(truth).astype(np.int64)
+    elif card.is_scalar:
+        truth_arr = np.asarray(truth, dtype=np.float64)
+    else:
+        truth_arr = np.asarray(truth, dtype=np.int64)
+    labels, metrics = compute_metrics(card, truth_arr, predictions, options.n_bins)
+    return Evaluation(
+        model_dir=model_dir,
+        card=card,
+        sources=sources,
+        dataset_dirs=[Path(d) for d in dataset_dirs],
+        options=options,
+        labels=labels,
+        truth=truth_arr,
+        predictions=predictions,
+        signature=signature.hexdigest(),
+        metrics=metrics,
+        seconds=time.perf_counter() - started,
+        load_seconds=load_seconds,
+        predict_seconds=predict_seconds,
+    )
+
+
+def _predict(model: Any, texts: list[str], prepared: bool) -> np.ndarray:
+    out = model.predict_prepared(texts) if prepared else model.predict(texts)
+    return np.asarray(out, dtype=np.float32)
+
+
+def _checked(out: np.ndarray, n: int, card: ModelCard) -> np.ndarray:
+    """The batch's predictions, after checking their shape against the card."""
+    if card.is_scalar:
+        if out.ndim == 2 and out.shape[1] == 1:
+            out = out.reshape(n)
+        if out.shape != (n,):
+            raise ModelError(f"a {card.task} model should give one score per text, got shape {out.shape}")
+        return out
+    if out.shape != (n, len(card.labels)):
+        raise ModelError(
+            f"the model gave predictions of shape {out.shape} for {n} texts and {len(card.labels)} labels",
+            hint="the card's labels must match the model's outputs",
+        )
+    return out
+
+
+def compute_metrics(
+    card: ModelCard, truth: np.ndarray, predictions: np.ndarray, n_bins: int = 10
+) -> tuple[list[str], dict[str, Any]]:
+    """(label names, metrics) for the model's task."""
+    if card.is_scalar:
+        distinct = np.unique(truth)
+        if len(distinct) <= M.MAX_THRESHOLDS:
+            names = [M.threshold_name(v) for v in distinct]
+        else:
+            names = [M.threshold_name(v) for v in [distinct[0], *M.label_thresholds(truth)]]
+        result = {"task": card.task, **M.scalar_metrics(predictions, truth, n_bins)}
+        result["per_label"] = M.score_summary(predictions, _value_groups(truth, names), names)
+        if card.task == "ranking":
+            result["note"] = "ranking scores are not on the label scale: read the correlations and AUCs"
+        return names, result
+    labels = [str(label) for label in card.labels]
+    if card.task == "multilabel":
+        return labels, {"task": card.task, **M.multilabel_metrics(truth, predictions, labels)}
+    return labels, {"task": card.task, **M.classification_metrics(truth, predictions, labels, n_bins)}
