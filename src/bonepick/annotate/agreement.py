@@ -474,6 +474,9 @@ def _clean(value: Any) -> float | None:
 
 
 def _describe(value: Label) -> str:
+    """A label's name: numbers to 6 decimals (a mean of three samples reads 2.333333)."""
+    if isinstance(value, float):
+        return label_to_str(round(value, 6))
     return label_to_str(value)
 
 
@@ -516,17 +519,19 @@ def nominal_pair(a: Sequence[Label], b: Sequence[Label]) -> dict[str, Any]:
 
 
 def ordinal_grid(values: Sequence[float]) -> tuple[list[float], bool]:
-    """The ordered score scale that weights distances: whole numbers from min to max (or halves
-    when scores are averages), so quadratic weights follow score distance even for unused scores.
-    Returns (scale, by_value); by_value is False when the scores fit no regular grid and the
-    observed values ranked in order stand in."""
+    """The ordered score scale that weights distances: whole numbers from min to max, or the
+    finest regular step the scores sit on (halves, thirds... as means of several samples give),
+    so quadratic weights follow score distance even for unused scores. Returns (scale, by_value);
+    by_value is False when the scores fit no regular grid and the observed values, ranked, stand in."""
     unique = sorted(set(values))
     low, high = unique[0], unique[-1]
-    for step in (1.0, 0.5):
-        scaled = [v / step for v in unique]
-        if all(abs(s - round(s)) < 1e-9 for s in scaled) and (high - low) / step <= 1000:
-            count = int(round((high - low) / step)) + 1
-            return [low + i * step for i in range(count)], True
+    for denominator in range(1, 13):
+        if all(abs(v * denominator - round(v * denominator)) < 1e-6 for v in unique):
+            count = int(round((high - low) * denominator)) + 1
+            if count > 1000:
+                break
+            start = round(low * denominator)
+            return [(start + i) / denominator for i in range(count)], True
     return unique, False
 
 
@@ -560,9 +565,8 @@ def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
             f"quadratic-weighted kappa is undefined: every score is {label_to_str(grid[0])} for both annotators"
         )
     else:
-        index = {v: i for i, v in enumerate(grid)}
-        codes_x = [index[_snap(v, index)] for v in x]
-        codes_y = [index[_snap(v, index)] for v in y]
+        codes_x = grid_codes(x, grid)
+        codes_y = grid_codes(y, grid)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result["quadratic_kappa"] = _clean(
@@ -570,7 +574,7 @@ def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
             )
         if not by_value:
             result["notes"].append(
-                "scores fit no whole or half-point scale: quadratic weights use the rank of each observed score"
+                "scores fit no regular scale (whole, half, third... points): quadratic weights use the rank of each observed score"
             )
     constant = [
         f"{who} annotator gave every row the score {label_to_str(float(v[0]))}"
@@ -590,10 +594,16 @@ def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return result
 
 
-def _snap(value: float, index: dict[float, int]) -> float:
-    if value in index:
-        return value
-    return min(index, key=lambda g: abs(g - value))
+def grid_codes(values: Any, grid: Sequence[float]) -> list[int]:
+    """The position of each score on the scale (the nearest point, so float noise cannot miss)."""
+    import numpy as np
+
+    scale = np.asarray(grid, dtype=float)
+    x = np.asarray(values, dtype=float)
+    right = np.clip(np.searchsorted(scale, x), 0, len(scale) - 1)
+    left = np.clip(right - 1, 0, len(scale) - 1)
+    nearer_left = np.abs(x - scale[left]) < np.abs(x - scale[right])
+    return np.where(nearer_left, left, right).astype(int).tolist()
 
 
 def threshold_pair(a: Sequence[float], b: Sequence[float], threshold: float) -> dict[str, Any]:
@@ -781,7 +791,7 @@ def analyse(annotators: list[AnnotatorLabels], config: AgreementConfig) -> Agree
         )
         if ann.no_label:
             notes.append(
-                f"{ann.name}: {ann.no_label} row(s) have no label (null or missing) and are not compared"
+                f"{ann.name}: {ann.no_label:,} row(s) have no label (null or missing) and are not compared"
             )
         if ann.duplicate_keys:
             how = {
@@ -789,12 +799,12 @@ def analyse(annotators: list[AnnotatorLabels], config: AgreementConfig) -> Agree
                 "first": "the first row of each was kept",
             }[config.duplicates]
             notes.append(
-                f"{ann.name}: {ann.duplicate_keys} key(s) appear on more than one row "
-                f"({ann.duplicate_rows} extra row(s)); {how}"
+                f"{ann.name}: {ann.duplicate_keys:,} key(s) appear on more than one row "
+                f"({ann.duplicate_rows:,} extra row(s)); {how}"
             )
         if ann.several_samples:
             notes.append(
-                f"{ann.name}: {ann.several_samples} row(s) carry several label samples, "
+                f"{ann.name}: {ann.several_samples:,} row(s) carry several label samples, "
                 f"aggregated with {config.aggregate}"
             )
 
@@ -858,8 +868,8 @@ def analyse(annotators: list[AnnotatorLabels], config: AgreementConfig) -> Agree
             overall_notes.append(why)
     if len(union) > len(common):
         overall_notes.append(
-            f"Krippendorff's alpha uses every row labelled by two or more annotators ({len(union)} keys in any); "
-            f"the other overall figures use the {len(common)} keys labelled by all"
+            f"Krippendorff's alpha uses every row labelled by two or more annotators ({len(union):,} keys in any); "
+            f"the other overall figures use the {len(common):,} keys labelled by all"
         )
     if rows and overall["all_agree"] == 1.0:
         overall_notes.append(f"perfect agreement: all annotators agree on all {len(rows)} common rows")
@@ -978,59 +988,21 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def summary_tables(
-    report: dict[str, Any], ordinal: bool, threshold: float | None
-) -> list[tuple[str, list[str], list[list[Any]]]]:
-    """The report as (title, columns, rows) tables: the one source for the terminal, markdown and LaTeX."""
-    tables = []
-    tables.append(
-        (
-            "Coverage",
-            [
-                "annotator",
-                "rows",
-                "no label",
-                "several samples",
-                "duplicate keys",
-                "keys",
-                "only here",
-                "in all",
-            ],
-            [
-                [
-                    a["name"],
-                    a["rows"],
-                    a["rows_without_label"],
-                    a["rows_with_several_samples"],
-                    a["duplicate_keys"],
-                    a["labelled_keys"],
-                    a["keys_only_here"],
-                    a["keys_in_all"],
-                ]
-                for a in report["annotators"]
-            ],
-        )
-    )
+#: numeric labels with more distinct values than this are shown rounded to whole points
+MAX_EXACT_SCORES = 12
+
+Table = tuple[str, list[str], list[list[Any]]]
+
+
+def summary_tables(report: dict[str, Any], ordinal: bool, threshold: float | None) -> list[Table]:
+    """The report as (title, columns, rows) tables: the one source for the terminal, markdown and
+    LaTeX. Tables stay narrow (at most about 7 columns) so they read in an 80-column terminal."""
+    tables: list[Table] = [_coverage_table(report)]
+    distribution_table = _distribution_table(report)
+    if distribution_table:
+        tables.append(distribution_table)
     dist = report["distribution"]
     names = [a["name"] for a in report["annotators"]]
-    totals = {n: sum(dist["common_rows"][n].values()) for n in names}
-    if len(dist["labels"]) <= MAX_DISTRIBUTION_LABELS:
-        tables.append(
-            (
-                f"Label distribution on the {report['coverage']['keys_in_all']:,} rows labelled by all",
-                ["label", *names],
-                [
-                    [label]
-                    + [
-                        f"{dist['common_rows'][n].get(label, 0):,} ({dist['common_rows'][n].get(label, 0) / totals[n]:.1%})"
-                        if totals[n]
-                        else "0"
-                        for n in names
-                    ]
-                    for label in dist["labels"]
-                ],
-            )
-        )
     if "summary_common_rows" in dist:
         stats = ["mean", "std", "min", "median", "max"]
         tables.append(
@@ -1041,19 +1013,34 @@ def summary_tables(
             )
         )
     columns = ["pair", "rows", "agreement", "Cohen κ"]
-    if ordinal:
-        columns += ["quadratic κ", "MAE", "RMSE", "Pearson", "Spearman", "Kendall"]
     if threshold is not None:
         columns += [f"agree @ {label_to_str(threshold)}", f"κ @ {label_to_str(threshold)}"]
     rows = []
     for p in report["pairs"]:
         row = [f"{p['a']} vs {p['b']}", p["n"], p["agreement"], p["cohen_kappa"]]
-        if ordinal:
-            row += [p["quadratic_kappa"], p["mae"], p["rmse"], p["pearson"], p["spearman"], p["kendall"]]
         if threshold is not None:
             row += [p["threshold"]["agreement"], p["threshold"]["kappa"]]
         rows.append(row)
     tables.append(("Pairwise agreement", columns, rows))
+    if ordinal:
+        tables.append(
+            (
+                "Pairwise score agreement",
+                ["pair", "quadratic κ", "MAE", "RMSE", "Pearson", "Spearman", "Kendall"],
+                [
+                    [
+                        f"{p['a']} vs {p['b']}",
+                        p["quadratic_kappa"],
+                        p["mae"],
+                        p["rmse"],
+                        p["pearson"],
+                        p["spearman"],
+                        p["kendall"],
+                    ]
+                    for p in report["pairs"]
+                ],
+            )
+        )
     overall = report["overall"]
     overall_rows = [
         ["rows labelled by all", overall["keys_in_all"]],
@@ -1075,7 +1062,54 @@ def summary_tables(
     return tables
 
 
-def confusion_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]]]:
+def _coverage_table(report: dict[str, Any]) -> Table:
+    return (
+        "Coverage",
+        ["annotator", "rows", "no label", "samples>1", "dup keys", "keys", "only here", "in all"],
+        [
+            [
+                a["name"],
+                a["rows"],
+                a["rows_without_label"],
+                a["rows_with_several_samples"],
+                a["duplicate_keys"],
+                a["labelled_keys"],
+                a["keys_only_here"],
+                a["keys_in_all"],
+            ]
+            for a in report["annotators"]
+        ],
+    )
+
+
+def _distribution_table(report: dict[str, Any]) -> Table | None:
+    """Counts per label side by side; numeric labels with many values (means of samples) are
+    counted rounded to whole points, text labels with too many values are left to the YAML."""
+    dist = report["distribution"]
+    names = [a["name"] for a in report["annotators"]]
+    counts: dict[str, dict[str, int]] = dist["common_rows"]
+    labels: list[str] = dist["labels"]
+    title = f"Label distribution on the {report['coverage']['keys_in_all']:,} rows labelled by all"
+    if report["settings"]["labels_are_numeric"] and len(labels) > MAX_EXACT_SCORES:
+        rounded: dict[str, Counter] = {n: Counter() for n in names}
+        for n in names:
+            for label, count in counts[n].items():
+                rounded[n][label_to_str(float(math.floor(float(label) + 0.5)))] += count
+        labels = [_describe(v) for v in sort_labels([float(k) for n in names for k in rounded[n]])]
+        counts = {n: dict(rounded[n]) for n in names}
+        title += " (scores rounded to whole points)"
+    elif len(labels) > MAX_DISTRIBUTION_LABELS:
+        return None
+    totals = {n: sum(counts[n].values()) for n in names}
+
+    def cell(n: str, label: str) -> str:
+        count = counts[n].get(label, 0)
+        return f"{count:,} ({count / totals[n]:.1%})" if totals[n] else "0"
+
+    return (title, ["label", *names], [[label] + [cell(n, label) for n in names] for label in labels])
+
+
+def confusion_tables(report: dict[str, Any]) -> list[Table]:
     tables = []
     for p in report["pairs"]:
         cm = p.get("confusion_matrix")
@@ -1091,7 +1125,7 @@ def confusion_tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[
     return tables
 
 
-def disagreement_table(report: dict[str, Any]) -> tuple[str, list[str], list[list[Any]]] | None:
+def disagreement_table(report: dict[str, Any]) -> Table | None:
     items = report.get("disagreements")
     if items is None:
         return None
@@ -1287,10 +1321,11 @@ def write_plots(result: AgreementResult, folder: Path) -> list[Path]:
             unique = np.unique(diff)
             if len(unique) <= MAX_DISTRIBUTION_LABELS:
                 counts = Counter(diff.tolist())
+                gap = float(np.min(np.diff(unique))) if len(unique) > 1 else 1.0
                 ax.bar(
                     [float(u) for u in unique],
                     [counts[float(u)] for u in unique],
-                    width=0.4,
+                    width=0.8 * gap,
                     color="tab:orange",
                 )
             else:

@@ -88,7 +88,9 @@ def test_quadratic_weights_follow_score_distance_not_label_rank() -> None:
     # scores 0, 1 and 3 are used, 2 is not: the scale must still put 3 two steps past 1
     assert ag.ordinal_grid([0.0, 1.0, 3.0]) == ([0.0, 1.0, 2.0, 3.0], True)
     assert ag.ordinal_grid([1.0, 1.5, 3.0]) == ([1.0, 1.5, 2.0, 2.5, 3.0], True)
-    assert ag.ordinal_grid([0.1, 0.7]) == ([0.1, 0.7], False)
+    assert ag.ordinal_grid([1.0, 7 / 3, 3.0]) == ([1.0, 4 / 3, 5 / 3, 2.0, 7 / 3, 8 / 3, 3.0], True)
+    assert ag.ordinal_grid([0.1, 0.75]) == ([0.1, 0.75], False)
+    assert ag.grid_codes([1.0, 2.3333333, 3.0], [1.0, 4 / 3, 5 / 3, 2.0, 7 / 3, 8 / 3, 3.0]) == [0, 4, 6]
     from sklearn.metrics import cohen_kappa_score
 
     a, b = [0, 1, 3, 3, 0], [0, 3, 3, 1, 1]
@@ -280,3 +282,27 @@ def test_no_shared_key_is_a_clear_error(tmp_path: Path) -> None:
 def test_snippet() -> None:
     assert ag.snippet("a\n\n b  c", 10) == "a b c"
     assert ag.snippet("abcdefghijkl", 5) == "abcd…"
+
+
+def test_tables_round_many_scores_and_stay_narrow() -> None:
+    # means of three samples give thirds: the table counts them rounded to whole points
+    a = ag.AnnotatorLabels(ag.AnnotatorSpec("a", Path("a"), ".s"), {}, 0, 0, 0, 0, 0, 1)
+    b = ag.AnnotatorLabels(ag.AnnotatorSpec("b", Path("b"), ".s"), {}, 0, 0, 0, 0, 0, 1)
+    values = [i / 3 for i in range(16)]  # 0, 1/3, ..., 5: 16 distinct scores
+    a.labels = {str(i): float(round(v)) for i, v in enumerate(values)}
+    b.labels = {str(i): v for i, v in enumerate(values)}
+    config = ag.AgreementConfig(annotators=[a.spec, b.spec], ordinal=True)
+    result = ag.analyse([a, b], config)
+    tables = {title: (columns, rows) for title, columns, rows in ag.summary_tables(result.report, True, None)}
+    title = next(t for t in tables if t.startswith("Label distribution"))
+    assert title.endswith("(scores rounded to whole points)")
+    columns, rows = tables[title]
+    # 0, 1/3 -> 0; 2/3, 1, 4/3 -> 1; ... 5 -> 5 (x.5 rounds up)
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "4", "5"]
+    assert rows[0][2] == "2 (12.5%)" and rows[1][2] == "3 (18.8%)"
+    assert all(len(columns) <= 8 for columns, _ in tables.values())
+    markdown = ag.render_markdown(result.report)
+    assert "| pair | quadratic κ | MAE | RMSE | Pearson | Spearman | Kendall |" in markdown
+    assert "|---|---:|---:|---:|---:|---:|---:|" in markdown
+    latex = ag.render_latex(result.report)
+    assert "quadratic $\\kappa$ & MAE" in latex and "\\begin{tabular}{lrrrrrr}" in latex
