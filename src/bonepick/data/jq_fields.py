@@ -1,0 +1,116 @@
+"""Feeding jq only the fields an expression reads.
+
+The ``jq`` bindings spend nearly all their time parsing the row's JSON, and in a text dataset
+that is mostly the long ``text`` field, which a label expression such as
+``{score: (if .score < 2 then 0 else 1 end)}`` never looks at. :func:`referenced_fields` reads
+the expression conservatively: when the only way it touches the input row is through
+``.name`` paths, it returns those names, and evaluating the expression on the row cut down to
+them gives the same result. Anything it cannot vouch for (a bare ``.``, ``..``, ``.[...]``,
+string interpolation, ``as`` bindings, ``reduce``/``foreach``/``def``, or a builtin that could
+read the whole row such as ``keys`` or ``length`` not right after a ``|``) returns None, and the
+full row is used.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bonepick.data.expressions import Expression
+
+# keywords and zero-input builtins that never read the row by themselves
+_SAFE_WORDS = {
+    "if",
+    "then",
+    "elif",
+    "else",
+    "end",
+    "and",
+    "or",
+    "not",
+    "try",
+    "catch",
+    "true",
+    "false",
+    "null",
+    "empty",
+}
+_UNSAFE_WORDS = {"as", "def", "reduce", "foreach", "label", "import", "include", "input", "inputs"}
+_TOKEN = re.compile(
+    r"""
+    (?P<string>"(?:[^"\\]|\\.)*")
+  | (?P<field>\.[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<dotdot>\.\.)
+  | (?P<dot>\.)
+  | (?P<var>\$[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<format>@[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:::[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<number>\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)
+  | (?P<op>\?//|//=|\|=|\+=|-=|\*=|/=|%=|==|!=|<=|>=|//|[-+*/%<>=|,:;()\[\]{}?])
+  | (?P<space>\s+)
+  | (?P<other>.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def referenced_fields(source: str) -> frozenset[str] | None:
+    """Top-level fields ``source`` can read, or None when the whole row may matter."""
+    tokens: list[tuple[str, str]] = []
+    for match in _TOKEN.finditer(source):
+        kind = match.lastgroup or "other"
+        text = match.group()
+        if kind == "space":
+            continue
+        if kind in ("other", "dotdot") or (kind == "string" and "\\(" in text):
+            return None
+        tokens.append((kind, text))
+    fields: set[str] = set()
+    stack: list[str] = []
+    for index, (kind, text) in enumerate(tokens):
+        previous = tokens[index - 1] if index > 0 else ("", "")
+        following = tokens[index + 1] if index + 1 < len(tokens) else ("", "")
+        if kind == "op" and text in "([{":
+            stack.append(text)
+        elif kind == "op" and text in ")]}":
+            if not stack:
+                return None
+            stack.pop()
+        elif kind == "field":
+            fields.add(text[1:])
+        elif kind == "dot":
+            return None  # the row itself, or .[...] / ."name" on it
+        elif kind in ("word", "format"):
+            if text in _UNSAFE_WORDS:
+                return None
+            if text in _SAFE_WORDS:
+                continue
+            in_object = bool(stack) and stack[-1] == "{"
+            if in_object and following == ("op", ":"):
+                continue  # an object key: {score: ...}
+            if (
+                in_object
+                and previous in (("op", "{"), ("op", ","))
+                and following in (("op", ","), ("op", "}"))
+            ):
+                fields.add(text)  # {score} is {score: .score}
+                continue
+            if previous == ("op", "|"):
+                continue  # a builtin applied to the output of the left-hand side
+            return None
+    if stack:
+        return None
+    return frozenset(fields)
+
+
+class ProjectedExpression(Expression):
+    """An :class:`Expression` that hands jq only the fields it reads (see the module doc)."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(source)
+        self.fields = None if self.is_plain_path else referenced_fields(self.source)
+
+    def all(self, row: Any, path: Any = None, line: int | None = None) -> list[Any]:
+        if self.fields is not None and isinstance(row, dict):
+            row = {key: row[key] for key in self.fields if key in row}
+        return super().all(row, path, line)
