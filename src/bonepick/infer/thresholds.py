@@ -23,6 +23,7 @@ from bonepick.infer.layout import find_mirror, iter_shards
 from bonepick.infer.scores import ScoreReader, iter_paired
 from bonepick.infer.state import read_settings
 from bonepick.io.dataset import discover_datasets
+from bonepick.io.jsonl import iter_rows_sized
 from bonepick.io.shards import find_shards
 from bonepick.pipeline import LocalExecutor, ProgressSink, ShardStats, ShardTask, Step
 
@@ -194,17 +195,14 @@ class CollectScores(Step):
         tokens: list[int] = []
         texts: list[str] = []
         if docs is None and self.counter is None:
-            from bonepick.io.jsonl import iter_rows_sized
-
             for line, row, size in iter_rows_sized(score_path):
                 stats.read(1, size)
                 scores.append(self.reader(row, score_path, line))
         else:
             source = docs or score_path
-            for line, doc, score_row, raw in iter_paired(
-                source, score_path if docs else None, self.id_expression
-            ):
-                stats.read(1, len(raw))
+            pairs = iter_paired(source, score_path if docs else None, self.id_expression)
+            for line, doc, score_row, size in pairs:
+                stats.read(1, size)
                 scores.append(self.reader(score_row, score_path, line))
                 if self.counter is not None:
                     texts.append(self._text.text(doc, source, line))

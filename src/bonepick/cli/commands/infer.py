@@ -333,7 +333,10 @@ def filter_documents(
         progress=progress(),
     )
     finish(
-        output_dir, result, f"filter {name} >= {result.threshold:.6g}", extra={"threshold": result.threshold}
+        output_dir,
+        result.summary,
+        f"filter {name} >= {result.threshold:.6g}",
+        extra={"threshold": result.threshold},
     )
     totals = result.summary.totals()
     share = totals.rows_out / totals.rows_in if totals.rows_in else 0.0
