@@ -86,3 +86,13 @@ def test_ray_matches_local_resumes_and_reports_errors(
 
     result = cli(*common, "-o", tmp_path / "g", "--engine", "ray", "--num-gpus-per-task", "1", expect=1)
     assert "asks for 1 GPU(s) but the Ray cluster has 0" in result.output
+
+
+def test_ray_matches_local_for_model2vec(
+    cli, model2vec_model_dir: Path, corpus: Path, tmp_path: Path
+) -> None:
+    common = ["infer", "-m", model2vec_model_dir, "-i", corpus, "-n", "m2v", "--batch-size", "100"]
+    cli(*common, "-o", tmp_path / "local", "-p", "1")
+    cli(*common, "-o", tmp_path / "ray", "--engine", "ray", "-p", "2")
+    assert len(_digest(tmp_path / "ray")) == 5
+    assert _digest(tmp_path / "ray") == _digest(tmp_path / "local")
