@@ -30,3 +30,130 @@ def test_session_model_beats_majority_baseline(fasttext_model_dir: Path) -> None
     accuracy = float((np.array(model.labels)[probs.argmax(axis=1)] == np.array(gold)).mean())
     majority = max(gold.count(label) for label in set(gold)) / len(gold)
     assert accuracy >= majority + 0.15, (accuracy, majority)
+
+
+def _split_lines(converted: Path) -> list[str]:
+    return (converted / "train.txt").read_text(encoding="utf-8").splitlines(keepends=True)
+
+
+def _folder(root: Path, converted: Path, **files: list[str] | str) -> Path:
+    """A converted folder holding ``files`` (lists of lines or whole texts) and the fixture's report."""
+    root.mkdir(parents=True)
+    (root / "fasttext_conversion.yaml").write_bytes((converted / "fasttext_conversion.yaml").read_bytes())
+    for name, content in files.items():
+        text = content if isinstance(content, str) else "".join(content)
+        (root / f"{name}.txt").write_text(text, encoding="utf-8")
+    return root
+
+
+def test_several_dirs_join_label_first_and_report_validation(
+    cli, tmp_path: Path, fasttext_spam_converted: Path
+) -> None:
+    lines = _split_lines(fasttext_spam_converted)
+    # the first folder's last line has no newline: joining must not glue it to the next label
+    first = _folder(tmp_path / "a", fasttext_spam_converted, train="".join(lines[:250]).rstrip("\n"))
+    second = _folder(tmp_path / "b", fasttext_spam_converted, train=lines[250:500], valid=lines[500:])
+    out = tmp_path / "model"
+    result = cli(
+        "train-fasttext",
+        "-d",
+        first,
+        "-d",
+        second,
+        "-o",
+        out,
+        "--epoch",
+        "10",
+        "--dimension",
+        "16",
+        "--bucket",
+        "20000",
+        "--thread",
+        "1",
+    )
+    card = ModelCard.load(out)
+    assert card.data["train"]["documents"] == 500
+    assert sum(card.data["train"]["labels"].values()) == 500
+    assert card.data["valid"]["documents"] == 100
+    assert card.data["datasets"] == [str(first.resolve()), str(second.resolve())]
+    assert card.hyperparameters["epoch"] == 10
+    assert card.training["derived"] == {"loss": "from single-label data"}
+    metrics = card.training["valid_metrics"]
+    assert metrics["documents"] == 100 and 0.0 <= metrics["accuracy"] <= 1.0
+    assert set(metrics["f1"]) == {"ham", "spam"}
+    assert "validation" in result.output and "accuracy" in result.output
+    assert (out / "bonepick.yaml").is_file()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_one_thread_and_seed_give_identical_models(
+    cli, tmp_path: Path, fasttext_spam_converted: Path
+) -> None:
+    args = ["--epoch", "5", "--dimension", "16", "--bucket", "20000", "--thread", "1", "--seed", "7"]
+    cli("train-fasttext", "-d", fasttext_spam_converted, "-o", tmp_path / "one", *args)
+    cli("train-fasttext", "-d", fasttext_spam_converted, "-o", tmp_path / "two", *args)
+    assert (tmp_path / "one" / "model.bin").read_bytes() == (tmp_path / "two" / "model.bin").read_bytes()
+    assert ModelCard.load(tmp_path / "one").training["deterministic"] is True
+    # an existing model is kept unless --overwrite
+    result = cli("train-fasttext", "-d", fasttext_spam_converted, "-o", tmp_path / "one", *args, expect=1)
+    assert "already exists" in result.output
+    cli("train-fasttext", "-d", fasttext_spam_converted, "-o", tmp_path / "one", *args, "--overwrite")
+
+
+def test_pretrained_vectors_set_the_dimension(
+    cli, tmp_path: Path, fasttext_model_dir: Path, fasttext_spam_converted: Path
+) -> None:
+    source = load_model(fasttext_model_dir).model
+    words = source.words[:2000]
+    vec = tmp_path / "vectors.vec"
+    with open(vec, "w", encoding="utf-8") as handle:
+        handle.write(f"{len(words)} {source.get_dimension()}\n")
+        for word in words:
+            handle.write(word + " " + " ".join(f"{x:.5f}" for x in source.get_word_vector(word)) + "\n")
+    out = tmp_path / "model"
+    cli(
+        "train-fasttext",
+        "-d",
+        fasttext_spam_converted,
+        "-o",
+        out,
+        "--pretrained-vectors",
+        vec,
+        "--epoch",
+        "5",
+        "--bucket",
+        "20000",
+        "--thread",
+        "1",
+    )
+    card = ModelCard.load(out)
+    assert card.hyperparameters["dimension"] == 32
+    assert card.training["derived"]["dimension"] == "from the pretrained vectors"
+    result = cli(
+        "train-fasttext",
+        "-d",
+        fasttext_spam_converted,
+        "-o",
+        tmp_path / "m2",
+        "--pretrained-vectors",
+        vec,
+        "--dimension",
+        "64",
+        expect=1,
+    )
+    assert "differs from the pretrained vectors" in result.output
+
+
+def test_predict_handles_newlines_empty_batches_and_label_order(fasttext_model_dir: Path) -> None:
+    model = load_model(fasttext_model_dir)
+    assert model.predict([]).shape == (0, 2)
+    texts, _ = _spam_test()
+    one_line = model.predict([texts[0].replace("\n", " ")])
+    multi = model.predict_prepared([texts[0].replace(" ", "\n")])
+    np.testing.assert_allclose(one_line, multi, atol=1e-6)
+    # columns follow card.labels, whatever order fastText keeps its labels in
+    raw_labels, raw_probs = model.model.predict(" ".join(texts[1].split()), k=-1)
+    expected = dict(zip((label.removeprefix("__label__") for label in raw_labels), raw_probs, strict=True))
+    row = model.predict([texts[1]])[0]
+    for column, label in enumerate(model.labels):
+        assert abs(row[column] - (expected[label] - 1e-5)) < 1e-6

@@ -26,9 +26,8 @@ from bonepick.models.fasttext import (
     QUANTIZED_FILE,
     FastTextClassifier,
     find_model_file,
-    import_fasttext,
     load_fasttext_file,
-    model_labels,
+    strip_prefix,
 )
 from bonepick.models.fasttext_files import (
     ConvertedDir,
@@ -39,6 +38,7 @@ from bonepick.models.fasttext_files import (
     read_labeled,
     scan_split,
 )
+from bonepick.models.fasttext_worker import WorkerError, run_worker
 
 LOSSES = ("softmax", "hs", "ova")
 
@@ -152,11 +152,11 @@ class FastTextParams:
             values["epoch"] = self.epoch
         elif not autotune:
             values["epoch"] = auto_epochs(documents)
-            derived["epoch"] = f"{documents} training documents"
+            derived["epoch"] = f"from {documents} training documents"
         values["loss"] = self.loss
         if self.loss is None:
             values["loss"] = "ova" if multi_label else "softmax"
-            derived["loss"] = "multi-label data" if multi_label else "single-label data"
+            derived["loss"] = "from multi-label data" if multi_label else "from single-label data"
         if self.pretrained_vectors is not None:
             vector_dim = pretrained_dimension(self.pretrained_vectors)
             if self.dimension is not None and self.dimension != vector_dim:
@@ -165,13 +165,13 @@ class FastTextParams:
                     hint="leave --dimension out to use the vectors' dimension",
                 )
             if self.dimension is None:
-                derived["dimension"] = "pretrained vectors"
+                derived["dimension"] = "from the pretrained vectors"
             values["dimension"] = vector_dim
             values["pretrained_vectors"] = str(self.pretrained_vectors)
         values["thread"] = self.thread
         if self.thread is None:
             values["thread"] = default_threads()
-            derived["thread"] = "CPUs available"
+            derived["thread"] = "from the CPUs available"
         values["seed"] = self.seed
         return {FASTTEXT_NAMES[name]: value for name, value in values.items()}, derived
 
@@ -223,23 +223,24 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _fastText_call(func, *args, **kwargs):
-    """Run a bindings call, turning the C++ errors users can cause into clear messages."""
+def _fastText_call(request: dict[str, Any], show_output: bool = False) -> dict[str, Any]:
+    """Run a fastText job in its own process, turning the errors users can cause into clear
+    messages."""
     try:
-        return func(*args, **kwargs)
-    except (RuntimeError, ValueError) as error:
-        text = str(error)
+        return run_worker(request, show_output=show_output)
+    except WorkerError as error:
+        text = str(error).strip()
         if "NaN" in text:
             raise ModelError(
                 "fastText diverged (Encountered NaN)",
-                hint="lower --learning-rate, or use --thread 1 on very small data",
+                hint="lower --learning-rate (and check the data: very few distinct words can do this)",
             ) from None
         if "Empty vocabulary" in text:
             raise DataError(
-                f"fastText found no words to learn from ({text.strip()})",
+                f"fastText found no words to learn from ({text})",
                 hint="lower --min-count, or check that the text after the labels is not empty",
             ) from None
-        raise ModelError(f"fastText failed: {text.strip()}") from None
+        raise ModelError(f"fastText failed: {text}") from None
 
 
 def _label_order(dirs: list[ConvertedDir], trained: list[str]) -> list[str]:
@@ -273,10 +274,16 @@ def train_fasttext(
     verbose: int = 0,
 ) -> TrainResult:
     """Train on the folders' ``train.txt`` (joined in order), write ``model.bin`` and the card."""
-    fasttext = import_fasttext()
     params.validate()
     if autotune_duration is not None and autotune_duration < 1:
         raise UsageError("--autotune-duration must be at least 1 second")
+    if autotune_duration is not None and params.bucket is not None:
+        # fastText's autotune zeroes a fixed bucket count for trials without n-grams, then
+        # divides by it in the next trial (the process dies of SIGFPE)
+        raise UsageError(
+            "--bucket cannot be fixed with --autotune-duration (fastText's autotune crashes)",
+            hint="leave --bucket out; autotune chooses it",
+        )
     output_dir = Path(output_dir)
     model_path = output_dir / MODEL_FILE
     if model_path.exists() and not overwrite:
@@ -305,13 +312,13 @@ def train_fasttext(
                     hint="convert with a valid/ split, or leave out --autotune-duration",
                 )
             kwargs.update(autotuneValidationFile=str(valid_path), autotuneDuration=int(autotune_duration))
-            derived["autotune"] = f"{autotune_duration}s against valid.txt; searched what was not given"
-        model = _fastText_call(fasttext.train_supervised, input=str(train_path), verbose=verbose, **kwargs)
-        train_seconds = time.perf_counter() - started
+            derived["autotune"] = f"ran {autotune_duration}s against valid.txt, choosing what was not given"
         with atomic_path(model_path) as tmp:
-            model.save_model(str(tmp))
-    labels = model_labels(model)
-    hyper = _effective_hyperparameters(model, kwargs)
+            job = {"input": str(train_path), "verbose": verbose, **kwargs}
+            trained = _fastText_call({"mode": "train", "output": str(tmp), "kwargs": job}, verbose > 0)
+        train_seconds = time.perf_counter() - started
+    labels = [strip_prefix(label) for label in trained["labels"]]
+    hyper = _effective_hyperparameters(trained["args"], kwargs)
     card = ModelCard(
         kind="fasttext",
         task="multilabel" if multi_label else "classification",
@@ -330,13 +337,13 @@ def train_fasttext(
             "duration_seconds": round(train_seconds, 3),
             "derived": derived,
             "deterministic": hyper["thread"] == 1 and autotune_duration is None,
-            "words": len(model.words),
+            "words": trained["words"],
         },
         extra={"model_file": MODEL_FILE, "model_size_bytes": model_path.stat().st_size},
     )
     valid_metrics = None
     if valid_path is not None:
-        classifier = FastTextClassifier(output_dir, card, model, model_path)
+        classifier = FastTextClassifier.load(output_dir, card)
         valid_metrics = file_metrics(classifier, [p for d in dirs if (p := d.split("valid"))])
         card.training["valid_metrics"] = valid_metrics
     card.save(output_dir)
@@ -345,24 +352,11 @@ def train_fasttext(
     )
 
 
-def _effective_hyperparameters(model: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """What fastText actually trained with (autotune may have chosen some)."""
-    args = model.f.getArgs()
-    values = {
-        "learning_rate": round(float(args.lr), 6),
-        "word_ngrams": int(args.wordNgrams),
-        "min_count": int(args.minCount),
-        "epoch": int(args.epoch),
-        "bucket": int(args.bucket),
-        "min_char_ngram": int(args.minn),
-        "max_char_ngram": int(args.maxn),
-        "window_size": int(args.ws),
-        "dimension": int(args.dim),
-        "loss": args.loss.name,
-        "num_negatives": int(args.neg),
-        "thread": int(args.thread),
-        "seed": int(args.seed),
-    }
+def _effective_hyperparameters(args: dict[str, Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What fastText actually trained with (autotune may have chosen some), in the card's names."""
+    names = {fasttext: card for card, fasttext in FASTTEXT_NAMES.items()}
+    values = {names[key]: value for key, value in args.items() if key in names}
+    values["learning_rate"] = round(float(values["learning_rate"]), 6)
     if kwargs.get("pretrainedVectors"):
         values["pretrained_vectors"] = kwargs["pretrainedVectors"]
     return values
@@ -449,12 +443,11 @@ def quantize_fasttext(
     dirs = _data_dirs(card, dataset_dirs, need_train=retrain)
     split_name, eval_paths = _metric_paths(dirs)
 
-    model = load_fasttext_file(source)
     metrics_before = (
-        file_metrics(FastTextClassifier(model_dir, card, model, source), eval_paths) if eval_paths else None
+        file_metrics(FastTextClassifier(model_dir, card, load_fasttext_file(source), source), eval_paths)
+        if eval_paths
+        else None
     )
-    # quantizing changes the model in place: work on a private copy, keep the cached one intact
-    model = import_fasttext().load_model(str(source))
     target_dir = Path(output_dir) if output_dir is not None else model_dir
     target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / QUANTIZED_FILE
@@ -468,13 +461,14 @@ def quantize_fasttext(
             kwargs["input"] = str(train_path)
         if thread is not None:
             kwargs["thread"] = thread
-        _fastText_call(model.quantize, **kwargs)
         with atomic_path(target) as tmp:
-            model.save_model(str(tmp))
+            _fastText_call(
+                {"mode": "quantize", "model": str(source), "output": str(tmp), "kwargs": kwargs}, verbose > 0
+            )
     size_before, size_after = source.stat().st_size, target.stat().st_size
     metrics_after = None
     if eval_paths:
-        quantized = FastTextClassifier(target_dir, card, model, target)
+        quantized = FastTextClassifier(target_dir, card, load_fasttext_file(target), target)
         metrics_after = file_metrics(quantized, eval_paths)
     record = {
         "file": QUANTIZED_FILE,

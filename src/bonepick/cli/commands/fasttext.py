@@ -178,7 +178,7 @@ def train_fasttext(
         output.table("validation", ["split", *names], rows)
     derived = card.training.get("derived") or {}
     if derived:
-        output.info("derived: " + "; ".join(f"{k} from {why}" for k, why in derived.items()))
+        output.info("chosen for you: " + "; ".join(f"{k} {why}" for k, why in derived.items()))
     write_provenance(output_dir, {"train": result.train.to_dict(), "valid_metrics": result.valid_metrics})
     output.info(f"output: {output_dir}")
 

@@ -1,0 +1,259 @@
+"""fastText through bonepick vs the bindings called directly, and what the defaults give.
+
+Corpora come from ../shared/corpora and are converted with ``bonepick convert-to-fasttext``
+(normalizer whitespace) into a cache folder:
+
+  brown     Brown documents, informative/imaginative (425 train / 75 test, ~12k chars each)
+  brown_p   Brown paragraph groups, same labels (8,287 / 1,505)
+  pooled    spamassassin + python_docs + fortunes + brown_paragraphs with their own labels
+            (ham, spam, docs, fortune, informative, imaginative; 29,747 / 5,299)
+
+Modes:
+  overhead  train wall time: bonepick's train_fasttext (checks, card, saving, valid metrics)
+            vs train_supervised + save_model on the same file with the same arguments; then
+            prediction throughput: FastTextClassifier.predict vs raw model.predict(list, k=-1).
+  defaults  test accuracy / macro F1 of the original tool's defaults, fastText's own defaults
+            and bonepick's defaults (plus variants), trained with the raw bindings, 1 thread.
+
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext.py overhead --corpus pooled
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext.py defaults --corpus brown
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+# this file is named fasttext.py: keep its folder off the path so `import fasttext` finds the bindings
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import numpy as np  # noqa: E402
+
+from bonepick.io import read_rows, write_rows  # noqa: E402
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+CACHE = Path(tempfile.gettempdir()) / "bonepick-bench-fasttext"
+POOLED = ("spamassassin", "python_docs", "fortunes", "brown_paragraphs")
+
+
+def _rows(corpus: str, split: str) -> list[dict]:
+    return [r for p in sorted((CORPORA / corpus / split).glob("*.jsonl.zst")) for r in read_rows(p)]
+
+
+def converted(name: str) -> Path:
+    """The corpus in fastText format (built once, then cached)."""
+    out = CACHE / name / "converted"
+    if (out / "train.txt").is_file():
+        return out
+    if name == "pooled":
+        source = CACHE / name / "jsonl"
+        for split in ("train", "test"):
+            rows = [
+                {"text": r["text"], "label": r["label"]} for corpus in POOLED for r in _rows(corpus, split)
+            ]
+            write_rows(source / split / "shard_00000.jsonl.zst", rows)
+    else:
+        source = CORPORA / {"brown": "brown", "brown_p": "brown_paragraphs"}[name]
+    command = [sys.executable, "-m", "bonepick", "convert-to-fasttext", "-i", str(source), "-o", str(out)]
+    subprocess.run(command + ["-n", "whitespace", "-p", "2"], check=True, capture_output=True)
+    return out
+
+
+def test_metrics(model: Any, test_file: Path) -> tuple[float, float]:
+    """Accuracy and macro F1 of a raw fastText model on a fastText-format file."""
+    from sklearn.metrics import f1_score
+
+    from bonepick.models.fasttext_files import read_labeled
+
+    texts, gold = read_labeled([test_file])
+    predicted, _ = model.predict(texts, k=1)
+    top = [p[0][len("__label__") :] for p in predicted]
+    truth = [g[0] for g in gold]
+    accuracy = float(np.mean([a == b for a, b in zip(top, truth, strict=True)]))
+    return accuracy, float(f1_score(truth, top, average="macro"))
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "original (lr .1, ng 3, mc 5, ep 3, dim 256)": dict(
+        lr=0.1, wordNgrams=3, minCount=5, epoch=3, dim=256, bucket=2_000_000
+    ),
+    "fastText (lr .1, ng 1, mc 1, ep 5, dim 100)": dict(
+        lr=0.1, wordNgrams=1, minCount=1, epoch=5, dim=100, bucket=2_000_000
+    ),
+    "bonepick (lr .1, ng 2, mc 1, ep auto, dim 100)": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100),
+    "  variant: original + ep auto": dict(lr=0.1, wordNgrams=3, minCount=5, dim=256, bucket=2_000_000),
+    "  variant: bonepick, ng 3": dict(lr=0.1, wordNgrams=3, minCount=1, dim=100),
+    "  variant: bonepick, lr 0.5": dict(lr=0.5, wordNgrams=2, minCount=1, dim=100),
+    "  variant: bonepick, ep auto/2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100, epoch_scale=0.5),
+    "  variant: bonepick, ep auto*2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100, epoch_scale=2.0),
+}
+
+
+def run_defaults(corpora: list[str], configs: list[str] | None, threads: int) -> None:
+    from bonepick.models import load_model
+    from bonepick.models.card import ModelCard
+    from bonepick.models.fasttext_files import read_labeled, scan_split
+    from bonepick.models.fasttext_train import auto_epochs, file_metrics
+    from bonepick.models.fasttext_worker import run_worker
+
+    for name in corpora:
+        folder = converted(name)
+        documents = scan_split([folder / "train.txt"], "train").documents
+        texts, _ = read_labeled([folder / "test.txt"])
+        print(
+            f"\n## {name}: {documents} train / {len(texts)} test documents, auto epochs {auto_epochs(documents)}"
+        )
+        print(f"{'configuration':48s} {'epochs':>6s} {'acc':>7s} {'macroF1':>7s} {'train s':>8s} {'MB':>7s}")
+        for label, config in CONFIGS.items():
+            wanted = any(c in label for c in configs) if configs else not label.startswith("  variant")
+            if not wanted:
+                continue
+            kwargs = dict(config)
+            scale = kwargs.pop("epoch_scale", 1.0)
+            kwargs.setdefault("epoch", max(1, round(auto_epochs(documents) * scale)))
+            kwargs.setdefault("bucket", 2_000_000)
+            with tempfile.TemporaryDirectory(dir=CACHE) as work:
+                model_dir = Path(work)
+                started = time.perf_counter()
+                # the bindings in a fresh process (see bonepick.models.fasttext_worker for why)
+                result = run_worker(
+                    {
+                        "mode": "train",
+                        "output": str(model_dir / "model.bin"),
+                        "kwargs": {
+                            "input": str(folder / "train.txt"),
+                            "thread": threads,
+                            "seed": 0,
+                            "verbose": 0,
+                            **kwargs,
+                        },
+                    }
+                )
+                seconds = time.perf_counter() - started
+                labels = sorted(label.removeprefix("__label__") for label in result["labels"])
+                ModelCard(kind="fasttext", labels=labels).save(model_dir)
+                metrics = file_metrics(load_model(model_dir), [folder / "test.txt"])
+                size = (model_dir / "model.bin").stat().st_size / 1e6
+            print(
+                f"{label:48s} {kwargs['epoch']:6d} {metrics['accuracy']:7.4f} {metrics['macro_f1']:7.4f} "
+                f"{seconds:8.1f} {size:7.0f}",
+                flush=True,
+            )
+
+
+RAW_TRAIN = """
+import sys, fasttext
+kwargs = dict(input=sys.argv[1], lr=0.1, wordNgrams=2, minCount=1, epoch=int(sys.argv[3]), dim=100,
+              bucket=2000000, loss="softmax", thread=int(sys.argv[4]), seed=0, verbose=0)
+fasttext.train_supervised(**kwargs).save_model(sys.argv[2])
+"""
+
+
+def run_overhead(corpus: str, repeats: int, threads: int) -> None:
+    from bonepick.models import load_model
+    from bonepick.models.fasttext_files import read_labeled, scan_split
+    from bonepick.models.fasttext_train import auto_epochs
+
+    folder = converted(corpus)
+    train_file = folder / "train.txt"
+    epochs = auto_epochs(scan_split([train_file], "train").documents)
+    with tempfile.TemporaryDirectory(dir=CACHE) as work:
+        ours, raw = [], []
+        for attempt in range(repeats):
+            # alternate the order so a noisy neighbour hurts both sides alike
+            for side in ("bonepick", "raw") if attempt % 2 == 0 else ("raw", "bonepick"):
+                out = Path(work) / f"{side}-{attempt}"
+                out.mkdir()
+                if side == "bonepick":
+                    command = [
+                        sys.executable,
+                        "-m",
+                        "bonepick",
+                        "train-fasttext",
+                        "-d",
+                        str(folder),
+                        "-o",
+                        str(out),
+                        "--dimension",
+                        "100",
+                        "--thread",
+                        str(threads),
+                        "--overwrite",
+                    ]
+                else:
+                    command = [
+                        sys.executable,
+                        "-P",
+                        "-c",
+                        RAW_TRAIN,
+                        str(train_file),
+                        str(out / "model.bin"),
+                        str(epochs),
+                        str(threads),
+                    ]
+                started = time.perf_counter()
+                subprocess.run(command, check=True, capture_output=True)
+                (ours if side == "bonepick" else raw).append(time.perf_counter() - started)
+        med_ours, med_raw = statistics.median(ours), statistics.median(raw)
+        print(
+            f"## {corpus}: {epochs} epochs, dim 100, 2M buckets, word n-grams 2, thread={threads}; "
+            f"{repeats} runs each, median wall seconds of the whole process"
+        )
+        print(
+            f"train   bonepick train-fasttext {med_ours:7.2f}s   raw bindings script {med_raw:7.2f}s   "
+            f"overhead {100 * (med_ours / med_raw - 1):+.1f}%"
+        )
+        print(f"        runs bonepick {[round(x, 2) for x in ours]}  raw {[round(x, 2) for x in raw]}")
+
+        texts, _ = read_labeled([folder / "test.txt"])
+        classifier = load_model(Path(work) / "bonepick-0")
+        model = classifier.model
+        classifier.predict(texts[:100])
+        ours, raw = [], []
+        for attempt in range(max(5, repeats)):
+            for side in ("bonepick", "raw") if attempt % 2 == 0 else ("raw", "bonepick"):
+                started = time.perf_counter()
+                if side == "bonepick":
+                    classifier.predict(texts)
+                    ours.append(time.perf_counter() - started)
+                else:
+                    model.predict(texts, k=-1)
+                    raw.append(time.perf_counter() - started)
+        rate_ours, rate_raw = len(texts) / statistics.median(ours), len(texts) / statistics.median(raw)
+        print(
+            f"predict {len(texts)} test docs: FastTextClassifier.predict {rate_ours:,.0f} docs/s   "
+            f"raw model.predict(list, k=-1) {rate_raw:,.0f} docs/s   ratio {rate_ours / rate_raw:.2f}x (1 core)"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("mode", choices=("overhead", "defaults"))
+    parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled"))
+    parser.add_argument(
+        "--config",
+        action="append",
+        help="configurations whose name contains this [default: all but variants]",
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--thread", type=int, default=1)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    corpora = args.corpus or ["brown", "pooled"]
+    if args.mode == "defaults":
+        run_defaults(corpora, args.config, args.thread)
+    else:
+        for corpus in corpora:
+            run_overhead(corpus, args.repeats, args.thread)
+
+
+if __name__ == "__main__":
+    main()
