@@ -34,7 +34,7 @@ app = typer.Typer(
     help="Turn raw text collections into fast text-quality classifiers.\n\n"
     "Datasets are folders with train/, test/ and optional valid/ subfolders of .jsonl, .jsonl.gz "
     "or .jsonl.zst shards.",
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -72,15 +72,24 @@ class Invocation:
 current_invocation: ContextVar[Invocation | None] = ContextVar("current_invocation", default=None)
 
 
-def command(panel: str, name: str | None = None, **kwargs: Any) -> Callable[[Callable], Callable]:
-    """Register a command in a help panel, behind the error boundary."""
+def command(
+    panel: str, name: str | None = None, *, group: typer.Typer | None = None, **kwargs: Any
+) -> Callable[[Callable], Callable]:
+    """Register a command in a help panel, behind the error boundary.
+
+    ``group`` registers it as a sub-command of a Typer group (``bonepick GROUP NAME``) instead of
+    the top-level app; the provenance then names it ``GROUP NAME``.
+    """
 
     def decorator(func: Callable) -> Callable:
         command_name = name or func.__name__.replace("_", "-")
+        full_name = (
+            f"{group.info.name} {command_name}" if group is not None and group.info.name else command_name
+        )
 
         @functools.wraps(func)
         def wrapper(*args: Any, **params: Any) -> Any:
-            token = current_invocation.set(Invocation(command_name, dict(params)))
+            token = current_invocation.set(Invocation(full_name, dict(params)))
             try:
                 return func(*args, **params)
             except (typer.Exit, typer.Abort):
@@ -117,7 +126,7 @@ def command(panel: str, name: str | None = None, **kwargs: Any) -> Callable[[Cal
             finally:
                 current_invocation.reset(token)
 
-        app.command(name=command_name, rich_help_panel=PANELS[panel], **kwargs)(wrapper)
+        (group or app).command(name=command_name, rich_help_panel=PANELS[panel], **kwargs)(wrapper)
         return func
 
     return decorator
