@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-pytest_plugins = ["tests.plugins.model2vec_models", "tests.plugins.fasttext_models"]
+pytest_plugins = ["tests.plugins.model2vec_models", "tests.plugins.fasttext_models", "tests.servers.fixtures"]
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
