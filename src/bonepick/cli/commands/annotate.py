@@ -608,7 +608,7 @@ batch_app = typer.Typer(
     name="annotate-batch",
     help="Annotate through the OpenAI Batch API (half price, results within 24h): submit, then retrieve.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 app.add_typer(batch_app, name="annotate-batch", rich_help_panel=PANELS["annotate"])
 

@@ -97,15 +97,19 @@ def show_prompt(
     library = PromptLibrary(prompt_dir or [])
     try:
         prompt = library.get(name, "task")
-    except UsageError:
-        prompt = library.get(name, "system")
+    except UsageError as task_error:
+        try:
+            prompt = library.get(name, "system")
+        except UsageError:
+            raise task_error from None
     output.info(f"{prompt.kind} prompt '{prompt.name}' (version {prompt.version}, {prompt.source})")
     if prompt.description:
         output.info(prompt.description)
     if prompt.kind == "system":
         output.out.print(prompt.render(), markup=False, highlight=False, soft_wrap=True)
         return
-    values = {}
+    values: dict[str, str] = {}
+    truncated: list[str] = []
     for field in prompt.inputs:
         value = text if text is not None and field == prompt.inputs[0] else prompt.example.get(field.name)
         if value is None:
@@ -116,13 +120,20 @@ def show_prompt(
             value = format_conversation(value)
         piece = fit(str(value), "head", max_text_length)[0]
         values[field.name] = piece.text
+        if piece.truncated:
+            truncated.append(field.name)
     system_name = system_prompt or prompt.system
     if system_name and system_name.lower() != "none":
         system = library.get(system_name, "system")
         output.out.rule(f"system: {system.name}")
         output.out.print(system.render(), markup=False, highlight=False, soft_wrap=True)
     output.out.rule(f"user: {prompt.name}")
-    output.out.print(prompt.render(values), markup=False, highlight=False, soft_wrap=True)
+    output.out.print(
+        prompt.render(values, truncated=bool(truncated), truncated_fields=truncated),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
     output.out.rule("inputs")
     for field in prompt.inputs:
         output.out.print(
