@@ -362,10 +362,18 @@ def _effective_hyperparameters(args: dict[str, Any], kwargs: dict[str, Any]) -> 
     return values
 
 
-def file_metrics(classifier: FastTextClassifier, paths: list[Path]) -> dict[str, Any]:
-    """Accuracy and F1 of ``classifier`` on fastText-format files (texts already prepared)."""
-    from sklearn.metrics import f1_score
+def _f1(truth: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Per-column F1 of boolean (n, labels) arrays; 0 where a label is neither true nor predicted."""
+    tp = (truth & predicted).sum(axis=0)
+    denominator = truth.sum(axis=0) + predicted.sum(axis=0)
+    return np.divide(2 * tp, denominator, out=np.zeros(truth.shape[1]), where=denominator > 0)
 
+
+def file_metrics(classifier: FastTextClassifier, paths: list[Path]) -> dict[str, Any]:
+    """Accuracy and F1 of ``classifier`` on fastText-format files (texts already prepared).
+
+    The report after training and quantization; the full evaluation is ``bonepick eval``.
+    """
     texts, gold = read_labeled(paths)
     probs = classifier.predict_prepared(texts)
     labels = classifier.labels
@@ -377,22 +385,23 @@ def file_metrics(classifier: FastTextClassifier, paths: list[Path]) -> dict[str,
             paths[0],
             hint=f"the model knows: {', '.join(labels)}",
         )
-    truth = np.zeros_like(probs, dtype=bool)
+    truth = np.zeros(probs.shape, dtype=bool)
     for row, names in enumerate(gold):
         truth[row, [index[g] for g in names]] = True
     metrics: dict[str, Any] = {"documents": len(texts)}
     if classifier.card.task == "multilabel":
         predicted = probs >= 0.5
-        metrics["micro_f1"] = round(float(f1_score(truth, predicted, average="micro", zero_division=0)), 6)
-        metrics["macro_f1"] = round(float(f1_score(truth, predicted, average="macro", zero_division=0)), 6)
+        tp = int((truth & predicted).sum())
+        denominator = int(truth.sum() + predicted.sum())
+        metrics["micro_f1"] = round(2 * tp / denominator, 6) if denominator else 0.0
+        metrics["macro_f1"] = round(float(_f1(truth, predicted).mean()), 6)
     else:
         top = probs.argmax(axis=1)
         first = np.array([index[row[0]] for row in gold])
         metrics["accuracy"] = round(float((top == first).mean()), 6)
-        metrics["macro_f1"] = round(
-            float(f1_score(first, top, labels=list(range(len(labels))), average="macro", zero_division=0)), 6
-        )
-        per_label = f1_score(first, top, labels=list(range(len(labels))), average=None, zero_division=0)
+        eye = np.eye(len(labels), dtype=bool)
+        per_label = _f1(eye[first], eye[top])
+        metrics["macro_f1"] = round(float(per_label.mean()), 6)
         metrics["f1"] = {label: round(float(v), 6) for label, v in zip(labels, per_label, strict=True)}
     return metrics
 
