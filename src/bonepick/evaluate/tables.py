@@ -124,7 +124,7 @@ def scalar_tables(metrics: dict[str, Any], rows: int) -> list[Table]:
     if metrics["auc_at_least"]:
         tables.append(
             Table(
-                "ROC-AUC of the score for label >= t",
+                "AUC of the score for label >= t",
                 ["threshold t", "ROC-AUC"],
                 [[t, _v(a)] for t, a in metrics["auc_at_least"].items()],
             )
