@@ -157,3 +157,71 @@ def test_predict_handles_newlines_empty_batches_and_label_order(fasttext_model_d
     row = model.predict([texts[1]])[0]
     for column, label in enumerate(model.labels):
         assert abs(row[column] - (expected[label] - 1e-5)) < 1e-6
+
+
+def test_multi_label_lines_train_one_vs_all(cli, tmp_path: Path, fasttext_spam_converted: Path) -> None:
+    lines = _split_lines(fasttext_spam_converted)
+    # a second label on long messages: real multi-label lines, as convert-to-fasttext --multi-label writes
+    multi = [line.replace(" ", " __label__long ", 1) if len(line) > 1000 else line for line in lines]
+    data = _folder(tmp_path / "data", fasttext_spam_converted, train=multi[:500], valid=multi[500:])
+    out = tmp_path / "model"
+    cli(
+        "train-fasttext",
+        "-d",
+        data,
+        "-o",
+        out,
+        "--epoch",
+        "10",
+        "--dimension",
+        "16",
+        "--bucket",
+        "20000",
+        "--thread",
+        "1",
+    )
+    card = ModelCard.load(out)
+    assert card.task == "multilabel"
+    assert card.hyperparameters["loss"] == "ova"
+    assert card.labels == ["ham", "spam", "long"]  # the conversion report's order first
+    assert card.data["train"]["multi_label_documents"] > 0
+    assert {"micro_f1", "macro_f1"} <= set(card.training["valid_metrics"])
+    probs = load_model(out).predict(_spam_test()[0][:20])
+    assert probs.shape == (20, 3) and ((probs >= 0) & (probs <= 1)).all()
+
+
+def test_autotune_searches_what_was_not_given(cli, tmp_path: Path, fasttext_spam_converted: Path) -> None:
+    lines = _split_lines(fasttext_spam_converted)
+    data = _folder(tmp_path / "data", fasttext_spam_converted, train=lines[:480], valid=lines[480:])
+    out = tmp_path / "model"
+    result = cli(
+        "train-fasttext",
+        "-d",
+        data,
+        "-o",
+        out,
+        "--autotune-duration",
+        "2",
+        "--dimension",
+        "8",
+        "--thread",
+        "2",
+    )
+    card = ModelCard.load(out)
+    assert card.hyperparameters["dimension"] == 8 and card.hyperparameters["thread"] == 2
+    assert "autotune" in card.training["derived"] and card.training["deterministic"] is False
+    assert card.training["valid_metrics"]["documents"] == 120
+    assert "validation" in result.output
+
+
+def test_texts_are_cleaned_like_the_converter_before_predict() -> None:
+    import fasttext
+
+    from bonepick.data.fasttext_format import clean_text
+    from bonepick.models.fasttext import one_line
+
+    texts, _ = _spam_test()
+    odd = ["a\nb\tc", "x\u00a0y\u2028z", "quoted __label__spam here", "file\x1cseparator", "\r\n  ends  \n"]
+    for text in [*odd, *texts[:50]]:
+        assert "\n" not in one_line(text)
+        assert fasttext.tokenize(one_line(text)) == fasttext.tokenize(clean_text(text))

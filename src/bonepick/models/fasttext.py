@@ -8,6 +8,7 @@ caller fills with the normalizer the model expects.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,24 @@ def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
         f"{model_dir} holds several fastText files ({', '.join(p.name for p in candidates)})",
         hint="keep one model file per folder, or name it model.bin",
     )
+
+
+#: ASCII characters Python counts as whitespace but fastText does not split on, and the label prefix
+_NEEDS_CLEANING = re.compile(r"[\x1c-\x1f]|__label__")
+
+
+def one_line(text: str) -> str:
+    """The text as convert-to-fasttext writes it (``clean_text``), tokenized the same by fastText.
+
+    Plain ASCII text only needs its newlines gone (fastText splits on the other ASCII whitespace
+    itself); anything else goes through the converter's own cleaning, so Unicode spaces and a
+    literal ``__label__`` are treated exactly as they were in the training file.
+    """
+    if text.isascii() and _NEEDS_CLEANING.search(text) is None:
+        return text.replace("\n", " ") if "\n" in text else text
+    from bonepick.data.fasttext_format import clean_text
+
+    return clean_text(text)
 
 
 # One loaded model is kept so that card_for_foreign_model() followed by load_model() reads a
@@ -185,7 +204,7 @@ class FastTextClassifier(Classifier):
         return cls(model_dir, card, model, path)
 
     def predict_prepared(self, texts: Sequence[str]) -> np.ndarray:
-        lines = [text.replace("\n", " ") if "\n" in text else text for text in texts]
+        lines = [one_line(text) for text in texts]
         out = np.zeros((len(lines), len(self._column)), dtype=np.float32)
         if not lines:
             return out
