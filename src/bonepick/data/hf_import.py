@@ -108,25 +108,73 @@ class ImportResult:
 
 
 class WriteRowsStep(Step):
-    """Writes one output shard from a (memory-mapped) Arrow dataset and a list of row indices."""
+    """Writes one output shard from rows of a dataset's Arrow cache files, chosen by index.
+
+    Workers read the memory-mapped Arrow files with pyarrow alone, so they never import
+    ``datasets`` (slow to import). Values are written as Arrow stores them (a class label as
+    its integer, binary data base64-encoded).
+    """
 
     name = "write"
     resumable = False
 
+    def __init__(self) -> None:
+        self._tables: dict[tuple[str, ...], Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+
+    def _table(self, files: tuple[str, ...]) -> Any:
+        import pyarrow as pa
+
+        if files not in self._tables:
+            tables = []
+            for name in files:
+                source = pa.memory_map(name)
+                try:
+                    tables.append(pa.ipc.open_stream(source).read_all())
+                except pa.ArrowInvalid:
+                    tables.append(pa.ipc.open_file(source).read_all())
+            self._tables = {files: pa.concat_tables(tables) if len(tables) > 1 else tables[0]}
+        return self._tables[files]
+
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         assert task.output is not None
-        dataset = task.params["dataset"]
-        indices = task.params["indices"]
-        subset = dataset.select(indices)
+        if "files" in task.params:
+            table = self._table(tuple(task.params["files"])).take(_arrow_indices(task.params["indices"]))
+            batches = (batch.to_pylist() for batch in table.to_batches(max_chunksize=1000))
+        else:  # a dataset held in memory: sent along with the task
+            subset = task.params["dataset"].select(task.params["indices"])
+            batches = (
+                [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+                for batch in subset.iter(batch_size=1000)
+            )
         with ShardWriter(task.output) as writer:
-            for batch in subset.iter(batch_size=1000):
-                columns = list(batch)
-                for values in zip(*(batch[c] for c in columns), strict=True):
-                    line = dumps(dict(zip(columns, values, strict=True)))
+            for rows in batches:
+                for row in rows:
+                    line = dumps(row)
                     writer.write_line(line)
                     stats.read(1, len(line))
                     stats.wrote()
         return None
+
+
+def _arrow_indices(indices: np.ndarray) -> Any:
+    """An Arrow int64 array over the numpy buffer (``pa.array`` on numpy imports pandas: seconds)."""
+    import pyarrow as pa
+
+    data = np.ascontiguousarray(indices, dtype=np.int64)
+    return pa.Array.from_buffers(pa.int64(), len(data), [None, pa.py_buffer(data)])
+
+
+def _source_params(dataset: Any, indices: np.ndarray) -> dict[str, Any]:
+    files = [f["filename"] for f in dataset.cache_files]
+    if files and dataset._indices is None:
+        return {"files": files, "indices": indices}
+    return {"dataset": dataset, "indices": indices}
 
 
 def _test_indices(num_rows: int, amount: float | int, seed: int) -> np.ndarray:
@@ -261,7 +309,7 @@ def import_hf_dataset(
                         input=Path(name),
                         output=output,
                         split=ours,
-                        params={"dataset": dataset, "indices": indices[start : start + rows_per_shard]},
+                        params=_source_params(dataset, indices[start : start + rows_per_shard]),
                     )
                 )
         summary = LocalExecutor(num_proc, progress=progress).run(WriteRowsStep(), tasks, output_dir, "import")
@@ -280,6 +328,19 @@ def import_hf_dataset(
         skipped_splits=skipped,
         test_cut_from_train=test_split,
     )
+
+
+@contextlib.contextmanager
+def _without_torch(datasets: Any) -> Any:
+    """Streaming datasets import torch (seconds) only to share state with DataLoader workers,
+    which an import never uses; hide torch from that check while loading."""
+    config = datasets.config
+    before = getattr(config, "TORCH_AVAILABLE", False)
+    config.TORCH_AVAILABLE = False
+    try:
+        yield
+    finally:
+        config.TORCH_AVAILABLE = before
 
 
 class _LineShards:
@@ -328,9 +389,10 @@ def _import_streaming(
     # streaming caches no data, but the builder still takes a lock file in its cache folder
     cache = output_dir / STATE_DIR / "hf-cache"
     try:
-        loaded = datasets.load_dataset(
-            path, name=subset, data_files=files, streaming=True, cache_dir=str(cache)
-        )
+        with _without_torch(datasets):
+            loaded = datasets.load_dataset(
+                path, name=subset, data_files=files, streaming=True, cache_dir=str(cache)
+            )
     except FileNotFoundError as error:
         raise InputNotFoundError(f"cannot find dataset '{path}': {error}") from None
     except (ValueError, ConnectionError) as error:

@@ -1,0 +1,101 @@
+"""transform-dataset: jq results merged into rows, --no-keep-fields, errors with file:line and the
+expression, --skip-errors counted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bonepick.io import read_rows, write_rows
+from tests.conftest import BROWN, SPAM
+
+
+def _rows(root: Path, split: str) -> list[dict]:
+    return [row for p in sorted((root / split).rglob("*.jsonl*")) for row in read_rows(p)]
+
+
+def test_merge_into_rows_by_default(cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cli(
+        "transform-dataset",
+        "-i",
+        SPAM,
+        "-o",
+        out,
+        "-t",
+        '{text: (.subject + "\\n\\n" + .text)}',
+        "-l",
+        '{score: (if .label == "spam" then 0 else 1 end)}',
+        "-p",
+        "2",
+    )
+    for split in ("train", "test"):
+        before, after = _rows(SPAM, split), _rows(out, split)
+        assert len(after) == len(before)
+        for old, new in zip(before, after, strict=True):
+            assert new["text"] == old["subject"] + "\n\n" + old["text"]
+            assert new["score"] == (0 if old["label"] == "spam" else 1)
+            assert {k: v for k, v in new.items() if k not in ("text", "score")} == {
+                k: v for k, v in old.items() if k != "text"
+            }
+    assert sorted(p.name for p in (out / "train").iterdir()) == ["part_00.jsonl.zst", "part_01.jsonl.zst"]
+
+
+def test_only_results_and_scalar_results(cli, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cli(
+        "transform-dataset",
+        "-i",
+        BROWN,
+        "-o",
+        out,
+        "-t",
+        ".text",
+        "-l",
+        ".genre",
+        "--no-keep-fields",
+        "-p",
+        "1",
+    )
+    rows = _rows(out, "train")
+    source = _rows(BROWN, "train")
+    assert rows == [{"text": r["text"], "label": r["genre"]} for r in source]
+
+
+def test_errors_name_file_line_and_expression(cli, tmp_path: Path) -> None:
+    rows = _rows(SPAM, "test")[:20]
+    rows[4] = {**rows[4], "subject": 17}
+    del rows[9]["label"]
+    shard = tmp_path / "in" / "train" / "a.jsonl.zst"
+    write_rows(shard, rows)
+    expression = '{text: (.subject + " " + .text)}'
+    result = cli("transform-dataset", "-i", tmp_path / "in", "-o", tmp_path / "o", "-t", expression, expect=1)
+    assert f"{shard}:5:" in result.output and expression in result.output
+    assert "Traceback" not in result.output
+
+    result = cli(
+        "transform-dataset",
+        "-i",
+        tmp_path / "in",
+        "-o",
+        tmp_path / "o",
+        "-t",
+        expression,
+        "-l",
+        ".label | select(. != null)",
+        "--skip-errors",
+    )
+    assert "-t expression failed: 1" in result.output
+    assert "-l expression yielded nothing: 1" in result.output
+    assert len(_rows(tmp_path / "o", "train")) == 18
+    record = yaml.safe_load((tmp_path / "o" / "bonepick.yaml").read_text())
+    assert record["summary"]["rows_skipped"] == {
+        "-l expression yielded nothing": 1,
+        "-t expression failed": 1,
+    }
+
+    result = cli("transform-dataset", "-i", SPAM, "-o", tmp_path / "x", "-l", "{score: (.a +}", expect=1)
+    assert "invalid jq expression" in result.output
+    result = cli("transform-dataset", "-i", SPAM, "-o", tmp_path / "x", expect=1)
+    assert "nothing to do" in result.output
