@@ -155,14 +155,14 @@ fasttext.train_supervised(**kwargs).save_model(sys.argv[2])
 """
 
 
-def run_overhead(corpus: str, repeats: int, threads: int) -> None:
+def run_overhead(corpus: str, repeats: int, threads: int, epoch: int | None) -> None:
     from bonepick.models import load_model
     from bonepick.models.fasttext_files import read_labeled, scan_split
     from bonepick.models.fasttext_train import auto_epochs
 
     folder = converted(corpus)
     train_file = folder / "train.txt"
-    epochs = auto_epochs(scan_split([train_file], "train").documents)
+    epochs = epoch or auto_epochs(scan_split([train_file], "train").documents)
     with tempfile.TemporaryDirectory(dir=CACHE) as work:
         ours, raw = [], []
         for attempt in range(repeats):
@@ -184,6 +184,8 @@ def run_overhead(corpus: str, repeats: int, threads: int) -> None:
                         "100",
                         "--thread",
                         str(threads),
+                        "--epoch",
+                        str(epochs),
                         "--overwrite",
                     ]
                 else:
@@ -245,6 +247,9 @@ def main() -> None:
     )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--thread", type=int, default=1)
+    parser.add_argument(
+        "--epoch", type=int, help="overhead: epochs for both sides [default: bonepick's auto]"
+    )
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     corpora = args.corpus or ["brown", "pooled"]
@@ -252,7 +257,7 @@ def main() -> None:
         run_defaults(corpora, args.config, args.thread)
     else:
         for corpus in corpora:
-            run_overhead(corpus, args.repeats, args.thread)
+            run_overhead(corpus, args.repeats, args.thread, args.epoch)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ caller fills with the normalizer the model expects.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,18 +70,22 @@ def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
     )
 
 
-#: ASCII characters Python counts as whitespace but fastText does not split on, and the label prefix
-_NEEDS_CLEANING = re.compile(r"[\x1c-\x1f]|__label__")
-
-
 def one_line(text: str) -> str:
     """The text as convert-to-fasttext writes it (``clean_text``), tokenized the same by fastText.
 
     Plain ASCII text only needs its newlines gone (fastText splits on the other ASCII whitespace
-    itself); anything else goes through the converter's own cleaning, so Unicode spaces and a
-    literal ``__label__`` are treated exactly as they were in the training file.
+    itself); anything else (Unicode spaces, the separators \\x1c-\\x1f that Python counts as
+    whitespace and fastText does not, a literal ``__label__``) goes through the converter's own
+    cleaning. The checks are substring tests, so the common case costs next to nothing.
     """
-    if text.isascii() and _NEEDS_CLEANING.search(text) is None:
+    if (
+        text.isascii()
+        and "__label__" not in text
+        and "\x1c" not in text
+        and "\x1d" not in text
+        and "\x1e" not in text
+        and "\x1f" not in text
+    ):
         return text.replace("\n", " ") if "\n" in text else text
     from bonepick.data.fasttext_format import clean_text
 
