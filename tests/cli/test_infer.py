@@ -99,6 +99,8 @@ def test_inline_adds_scores_and_keeps_everything_else(cli, fasttext_model_dir: P
     out = tmp_path / "inline"
     cli(
         "infer",
+        "-p",
+        "1",
         "-m",
         fasttext_model_dir,
         "-i",
@@ -127,6 +129,8 @@ def test_inline_adds_scores_and_keeps_everything_else(cli, fasttext_model_dir: P
     # scoring the scored documents again under the same name is refused, naming the row
     result = cli(
         "infer",
+        "-p",
+        "1",
         "-m",
         fasttext_model_dir,
         "-i",
@@ -208,10 +212,12 @@ def test_resume_after_interrupted_run(cli, fasttext_model_dir: Path, corpus: Pat
 
 def test_resume_refuses_other_settings(cli, fasttext_model_dir: Path, corpus: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cli("infer", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "first")
-    result = cli("infer", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "second", expect=1)
+    cli("infer", "-p", "1", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "first")
+    result = cli(
+        "infer", "-p", "1", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "second", expect=1
+    )
     assert "other settings (name)" in result.output
-    cli("infer", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "second", "--overwrite")
+    cli("infer", "-p", "1", "-m", fasttext_model_dir, "-i", corpus, "-o", out, "-n", "second", "--overwrite")
     assert set(_rows(out / "a.jsonl.zst")[0]) == {"id", "second"}
 
 
@@ -234,12 +240,12 @@ def test_text_expression_and_bad_rows(cli, fasttext_model_dir: Path, tmp_path: P
     )
     flat = tmp_path / "flat"
     write_rows(flat / "x.jsonl", rows)
-    cli("infer", "-m", fasttext_model_dir, "-i", flat, "-o", tmp_path / "o2", "-n", "s")
+    cli("infer", "-p", "1", "-m", fasttext_model_dir, "-i", flat, "-o", tmp_path / "o2", "-n", "s")
     assert _rows(tmp_path / "o1" / "x.jsonl.zst") == _rows(tmp_path / "o2" / "x.jsonl.zst")
 
     bad = tmp_path / "bad"
     write_rows(bad / "x.jsonl", rows[:3] + [{"id": "no-text"}] + rows[3:])
-    result = cli("infer", "-m", fasttext_model_dir, "-i", bad, "-o", tmp_path / "o3", expect=1)
+    result = cli("infer", "-p", "1", "-m", fasttext_model_dir, "-i", bad, "-o", tmp_path / "o3", expect=1)
     assert f"{bad / 'x.jsonl'}:4: jq expression '.text' gave null" in result.output
     assert not list((tmp_path / "o3").rglob("*.jsonl*"))  # no partial output
 

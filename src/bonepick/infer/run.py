@@ -147,6 +147,7 @@ def throughput(summary: RunSummary) -> dict[str, float]:
     docs = sum(r.stats.rows_in for r in fresh)
     nbytes = sum(r.stats.bytes_in for r in fresh)
     model_seconds = sum(r.stats.extra.get("model_seconds", 0.0) for r in fresh)
+    shard_seconds = sum(r.stats.seconds for r in fresh)  # worker time on shards, without start-up
     seconds = summary.seconds
     return {
         "documents": docs,
@@ -155,4 +156,6 @@ def throughput(summary: RunSummary) -> dict[str, float]:
         "docs_per_second": round(docs / seconds, 1) if seconds > 0 else 0.0,
         "mb_per_second": round(nbytes / 1e6 / seconds, 3) if seconds > 0 else 0.0,
         "model_seconds": round(model_seconds, 3),
+        "shard_seconds": round(shard_seconds, 3),
+        "docs_per_worker_second": round(docs / shard_seconds, 1) if shard_seconds > 0 else 0.0,
     }
