@@ -23,7 +23,7 @@ import hashlib
 import math
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,8 +196,21 @@ def label_samples(
         elif isinstance(value, int | float):
             samples.append(float(value))
         else:
-            samples.append(str(value))
+            samples.append(_shared(str(value)))
     return samples
+
+
+_SHARED: dict[str, str] = {}
+
+
+def _shared(label: str) -> str:
+    """One string object per distinct label (a million "informative" cost one), while labels are few."""
+    found = _SHARED.get(label)
+    if found is not None:
+        return found
+    if len(_SHARED) < 10_000:
+        _SHARED[label] = label
+    return label
 
 
 def aggregate_samples(samples: Sequence[Label], how: str) -> Label:
@@ -234,10 +247,12 @@ def aggregate_samples(samples: Sequence[Label], how: str) -> Label:
 
 @dataclass
 class LabelTable:
-    """The samples of one annotator per key, with what was seen while reading."""
+    """The samples of one annotator per key, with what was seen while reading.
+
+    A key with one sample holds the bare label (no list), which keeps the map small."""
 
     duplicates: str = "aggregate"
-    samples: dict[str, list[Label]] = field(default_factory=dict)
+    samples: dict[str, Label | list[Label]] = field(default_factory=dict)
     rows_per_duplicate: dict[str, int] = field(default_factory=dict)
     locations: dict[str, Where] = field(default_factory=dict)  # only with duplicates == "error"
     rows: int = 0
@@ -251,15 +266,14 @@ class LabelTable:
             return
         if len(samples) > 1:
             self.several_samples += 1
-        seen = self.samples.get(key)
-        if seen is None:
-            self.samples[key] = samples
+        if key not in self.samples:
+            self.samples[key] = samples[0] if len(samples) == 1 else samples
             if self.duplicates == "error":
                 self.locations[key] = where
             return
         self._duplicate(key, samples, 1, where)
 
-    def _duplicate(self, key: str, samples: list[Label], rows: int, where: Where) -> None:
+    def _duplicate(self, key: str, samples: Label | list[Label], rows: int, where: Where) -> None:
         if self.duplicates == "error":
             first = self.locations.get(key)
             raise DataError(
@@ -272,7 +286,11 @@ class LabelTable:
             )
         self.rows_per_duplicate[key] = self.rows_per_duplicate.get(key, 1) + rows
         if self.duplicates == "aggregate":
-            self.samples[key].extend(samples)
+            self.samples[key] = self.samples_of(key) + (samples if isinstance(samples, list) else [samples])
+
+    def samples_of(self, key: str) -> list[Label]:
+        held = self.samples[key]
+        return list(held) if isinstance(held, list) else [held]
 
     def merge(self, other: LabelTable) -> None:
         """Add a later shard's table (same policy), as if its rows had been read here."""
@@ -289,6 +307,14 @@ class LabelTable:
                     self.rows_per_duplicate[key] = rows
                 if self.duplicates == "error":
                     self.locations[key] = other.locations[key]
+
+    def aggregated(self, how: str) -> dict[str, Label]:
+        """One label per key; the sample lists are released as they are aggregated."""
+        labels: dict[str, Label] = {}
+        for key, held in self.samples.items():
+            labels[key] = aggregate_samples(held, how) if isinstance(held, list) else held
+        self.samples = {}
+        return labels
 
 
 @dataclass
@@ -368,28 +394,27 @@ def read_annotators(config: AgreementConfig, progress: Any = None) -> list[Annot
         for _members, shards, key_source, labels in plans
         for shard in shards
     ]
-    progress.start("reading annotations", len(jobs))
-    try:
-        results = _run_jobs(jobs, config.num_proc, progress)
-    finally:
-        progress.stop()
+    owners = [members for members, shards, _key, _labels in plans for _shard in shards]
     merged: dict[int, LabelTable] = {}
     shard_counts: dict[int, int] = {}
-    position = 0
-    for members, shards, _key, _labels in plans:
-        for _shard in shards:
-            tables, _nbytes = results[position]
-            position += 1
+    progress.start("reading annotations", len(jobs))
+    try:
+        # results arrive in job order whatever the process count; each is merged and dropped at once
+        for members, (tables, _nbytes) in zip(
+            owners, _run_jobs(jobs, config.num_proc, progress), strict=True
+        ):
             for member, table in zip(members, tables, strict=True):
                 if member in merged:
                     merged[member].merge(table)
                 else:
                     merged[member] = table
                 shard_counts[member] = shard_counts.get(member, 0) + 1
+    finally:
+        progress.stop()
     annotators = []
     for index, spec in enumerate(config.annotators):
         table = merged[index]
-        labels = {key: aggregate_samples(samples, config.aggregate) for key, samples in table.samples.items()}
+        labels = table.aggregated(config.aggregate)
         annotators.append(
             AnnotatorLabels(
                 spec=spec,
@@ -405,16 +430,16 @@ def read_annotators(config: AgreementConfig, progress: Any = None) -> list[Annot
     return annotators
 
 
-def _run_jobs(jobs: list[tuple], num_proc: int, progress: Any) -> list[tuple[list[LabelTable], int]]:
+def _run_jobs(jobs: list[tuple], num_proc: int, progress: Any) -> Iterator[tuple[list[LabelTable], int]]:
+    """Each job's result, in job order, read here or in ``num_proc`` spawned processes."""
     workers = max(1, min(num_proc, len(jobs)))
-    results = []
     if workers == 1:
-        for job in jobs:
-            result = _shard_job(job)
+        results: Iterable[tuple[list[LabelTable], int]] = map(_shard_job, jobs)
+        for result in results:
             progress.rows(result[0][0].rows, result[1])
             progress.shard_done()
-            results.append(result)
-        return results
+            yield result
+        return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -422,8 +447,7 @@ def _run_jobs(jobs: list[tuple], num_proc: int, progress: Any) -> list[tuple[lis
         for result in pool.map(_shard_job, jobs):
             progress.rows(result[0][0].rows, result[1])
             progress.shard_done()
-            results.append(result)
-    return results
+            yield result
 
 
 def collect_snippets(config: AgreementConfig, keys: set[str], progress: Any = None) -> dict[str, str]:
@@ -475,55 +499,87 @@ def _clean(value: Any) -> float | None:
 
 def _describe(value: Label) -> str:
     """A label's name: numbers to 6 decimals (a mean of three samples reads 2.333333)."""
+    if type(value) is str:
+        return value
     if isinstance(value, float):
         return label_to_str(round(value, 6))
     return label_to_str(value)
 
 
-def sort_labels(values: set[Label] | Sequence[Label]) -> list[Label]:
+def sort_labels(values: Iterable[Label]) -> list[Label]:
     """Numbers by value, text alphabetically (numbers first when mixed)."""
     return sorted(set(values), key=lambda v: (0, v, "") if isinstance(v, float) else (1, 0.0, str(v)))
 
 
-def nominal_pair(a: Sequence[Label], b: Sequence[Label]) -> dict[str, Any]:
-    """Exact agreement and Cohen's kappa for two annotators over the same rows."""
+@dataclass
+class Codebook:
+    """Label names in a fixed order, and the integer code of every label value seen: the metrics
+    work on code arrays, so a million rows cost a few numpy passes, not a million Python calls.
+    Values with the same name (``1.0`` and ``"1"``) share a code."""
+
+    names: list[str]
+    code: dict[Label, int]
+
+    @classmethod
+    def build(cls, values: Iterable[Label]) -> Codebook:
+        unique = set(values)
+        named = {v: _describe(v) for v in unique}
+        names = list(dict.fromkeys(named[v] for v in sort_labels(unique)))
+        index = {name: i for i, name in enumerate(names)}
+        return cls(names=names, code={v: index[named[v]] for v in unique})
+
+    def encode(self, labels: Iterable[Label]) -> Any:
+        import numpy as np
+
+        code = self.code
+        return np.fromiter((code[v] for v in labels), dtype=np.int64)
+
+
+def nominal_codes(x: Any, y: Any, names: Sequence[str]) -> dict[str, Any]:
+    """Exact agreement and Cohen's kappa (scikit-learn) from two code arrays over the same rows."""
+    import numpy as np
     from sklearn.metrics import cohen_kappa_score
 
-    n = len(a)
-    names_a = [_describe(v) for v in a]
-    names_b = [_describe(v) for v in b]
-    agree = sum(x == y for x, y in zip(names_a, names_b, strict=True))
-    result: dict[str, Any] = {"n": n, "agreement": agree / n if n else None, "cohen_kappa": None, "notes": []}
-    used = set(names_a) | set(names_b)
+    n = len(x)
+    result: dict[str, Any] = {"n": n, "agreement": None, "cohen_kappa": None, "notes": []}
     if n == 0:
         result["notes"].append("no rows in common")
         return result
+    agree = int(np.sum(x == y))
+    result["agreement"] = agree / n
+    used = np.unique(np.concatenate([x, y]))
     if len(used) == 1:
         result["notes"].append(
-            f"Cohen's kappa is undefined: both annotators gave all {n} rows the label '{next(iter(used))}', "
+            f"Cohen's kappa is undefined: both annotators gave all {n:,} rows the label '{names[used[0]]}', "
             "so chance agreement is already 1 and there is nothing to correct for"
         )
         return result
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result["cohen_kappa"] = _clean(cohen_kappa_score(names_a, names_b))
+        result["cohen_kappa"] = _clean(cohen_kappa_score(x, y, labels=used.tolist()))
     if agree == n:
-        result["notes"].append(f"perfect agreement on all {n} rows")
-    for who, names in (("first", names_a), ("second", names_b)):
-        if len(set(names)) == 1:
+        result["notes"].append(f"perfect agreement on all {n:,} rows")
+    for who, codes in (("first", x), ("second", y)):
+        if np.all(codes == codes[0]):
             result["notes"].append(
-                f"the {who} annotator used only the label '{names[0]}': kappa is at most 0 "
+                f"the {who} annotator used only the label '{names[codes[0]]}': kappa is at most 0 "
                 "whatever the other does"
             )
     return result
 
 
-def ordinal_grid(values: Sequence[float]) -> tuple[list[float], bool]:
+def nominal_pair(a: Sequence[Label], b: Sequence[Label]) -> dict[str, Any]:
+    """Exact agreement and Cohen's kappa for two annotators' labels over the same rows."""
+    book = Codebook.build([*a, *b])
+    return nominal_codes(book.encode(a), book.encode(b), book.names)
+
+
+def ordinal_grid(values: Iterable[float]) -> tuple[list[float], bool]:
     """The ordered score scale that weights distances: whole numbers from min to max, or the
     finest regular step the scores sit on (halves, thirds... as means of several samples give),
     so quadratic weights follow score distance even for unused scores. Returns (scale, by_value);
     by_value is False when the scores fit no regular grid and the observed values, ranked, stand in."""
-    unique = sorted(set(values))
+    unique = sorted({float(v) for v in values})
     low, high = unique[0], unique[-1]
     for denominator in range(1, 13):
         if all(abs(v * denominator - round(v * denominator)) < 1e-6 for v in unique):
@@ -533,6 +589,18 @@ def ordinal_grid(values: Sequence[float]) -> tuple[list[float], bool]:
             start = round(low * denominator)
             return [(start + i) / denominator for i in range(count)], True
     return unique, False
+
+
+def grid_codes(values: Any, grid: Sequence[float]) -> list[int]:
+    """The position of each score on the scale (the nearest point, so float noise cannot miss)."""
+    import numpy as np
+
+    scale = np.asarray(grid, dtype=float)
+    x = np.asarray(values, dtype=float)
+    right = np.clip(np.searchsorted(scale, x), 0, len(scale) - 1)
+    left = np.clip(right - 1, 0, len(scale) - 1)
+    nearer_left = np.abs(x - scale[left]) < np.abs(x - scale[right])
+    return np.where(nearer_left, left, right).astype(int).tolist()
 
 
 def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
@@ -559,27 +627,31 @@ def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     result["mae"] = _clean(mean_absolute_error(x, y))
     result["rmse"] = _clean(math.sqrt(mean_squared_error(x, y)))
     result["mean_difference"] = _clean(float(np.mean(x - y)))
-    grid, by_value = ordinal_grid(list(x) + list(y))
+    grid, by_value = ordinal_grid(np.unique(np.concatenate([x, y])).tolist())
     if len(grid) == 1:
         result["notes"].append(
             f"quadratic-weighted kappa is undefined: every score is {label_to_str(grid[0])} for both annotators"
         )
     else:
-        codes_x = grid_codes(x, grid)
-        codes_y = grid_codes(y, grid)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result["quadratic_kappa"] = _clean(
-                cohen_kappa_score(codes_x, codes_y, labels=list(range(len(grid))), weights="quadratic")
+                cohen_kappa_score(
+                    grid_codes(x, grid),
+                    grid_codes(y, grid),
+                    labels=list(range(len(grid))),
+                    weights="quadratic",
+                )
             )
         if not by_value:
             result["notes"].append(
-                "scores fit no regular scale (whole, half, third... points): quadratic weights use the rank of each observed score"
+                "scores fit no regular scale (whole, half, third... points): quadratic weights use the "
+                "rank of each observed score"
             )
     constant = [
         f"{who} annotator gave every row the score {label_to_str(float(v[0]))}"
         for who, v in (("the first", x), ("the second", y))
-        if len(np.unique(v)) == 1
+        if np.all(v == v[0])
     ]
     if n < 2:
         result["notes"].append("correlations are undefined with fewer than 2 rows")
@@ -594,34 +666,22 @@ def ordinal_pair(a: Sequence[float], b: Sequence[float]) -> dict[str, Any]:
     return result
 
 
-def grid_codes(values: Any, grid: Sequence[float]) -> list[int]:
-    """The position of each score on the scale (the nearest point, so float noise cannot miss)."""
-    import numpy as np
-
-    scale = np.asarray(grid, dtype=float)
-    x = np.asarray(values, dtype=float)
-    right = np.clip(np.searchsorted(scale, x), 0, len(scale) - 1)
-    left = np.clip(right - 1, 0, len(scale) - 1)
-    nearer_left = np.abs(x - scale[left]) < np.abs(x - scale[right])
-    return np.where(nearer_left, left, right).astype(int).tolist()
-
-
 def threshold_pair(a: Sequence[float], b: Sequence[float], threshold: float) -> dict[str, Any]:
     """Do both annotators put a row on the same side of ``threshold`` (>= T versus < T)?"""
+    import numpy as np
     from sklearn.metrics import cohen_kappa_score
 
-    above_a = [v >= threshold for v in a]
-    above_b = [v >= threshold for v in b]
+    above_a = np.asarray(a, dtype=float) >= threshold
+    above_b = np.asarray(b, dtype=float) >= threshold
     n = len(above_a)
-    same = sum(x == y for x, y in zip(above_a, above_b, strict=True))
     result: dict[str, Any] = {
         "threshold": threshold,
-        "agreement": same / n if n else None,
+        "agreement": float(np.mean(above_a == above_b)) if n else None,
         "kappa": None,
-        "share_above": [sum(above_a) / n if n else None, sum(above_b) / n if n else None],
+        "share_above": [float(np.mean(above_a)), float(np.mean(above_b))] if n else [None, None],
         "notes": [],
     }
-    if n and len(set(above_a) | set(above_b)) == 1:
+    if n and len(np.unique(np.concatenate([above_a, above_b]))) == 1:
         side = ">=" if above_a[0] else "<"
         result["notes"].append(
             f"threshold kappa is undefined: every score of both annotators is {side} {label_to_str(threshold)}"
@@ -633,89 +693,128 @@ def threshold_pair(a: Sequence[float], b: Sequence[float], threshold: float) -> 
     return result
 
 
-def confusion(a: Sequence[Label], b: Sequence[Label]) -> dict[str, Any] | None:
-    """Rows: the first annotator's labels; columns: the second's. None with too many labels."""
+def confusion_codes(x: Any, y: Any, names: Sequence[str]) -> dict[str, Any] | None:
+    """Counts with the first annotator's labels as rows and the second's as columns (only labels
+    each one used). None when either used more labels than a table can show."""
+    import numpy as np
     from sklearn.metrics import confusion_matrix
 
-    labels = sort_labels(list(a) + list(b))
-    if len(labels) > MAX_CONFUSION_LABELS:
+    rows, columns = np.unique(x), np.unique(y)
+    if max(len(rows), len(columns)) > MAX_CONFUSION_LABELS:
         return None
-    names = [_describe(v) for v in labels]
+    both = np.union1d(rows, columns)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        matrix = confusion_matrix([_describe(v) for v in a], [_describe(v) for v in b], labels=names)
-    return {"labels": names, "matrix": matrix.astype(int).tolist()}
+        matrix = confusion_matrix(x, y, labels=both.tolist())
+    matrix = matrix[np.ix_(np.searchsorted(both, rows), np.searchsorted(both, columns))]
+    return {
+        "labels": [names[c] for c in rows.tolist()],
+        "columns": [names[c] for c in columns.tolist()],
+        "matrix": matrix.astype(int).tolist(),
+    }
 
 
-def fleiss(rows: Sequence[Sequence[Label]]) -> tuple[float | None, str | None]:
-    """Fleiss' kappa over rows rated by every annotator (statsmodels), with a reason when undefined."""
+def confusion_scores(x: Any, y: Any) -> dict[str, Any] | None:
+    """The confusion matrix of numeric scores; with more than a few distinct scores (means of
+    samples) both sides are rounded to whole points first, and the result says so."""
+    import numpy as np
+
+    rounded = max(len(np.unique(x)), len(np.unique(y))) > MAX_EXACT_SCORES
+    if rounded:
+        x, y = np.floor(x + 0.5), np.floor(y + 0.5)
+    book = Codebook.build([*np.unique(x).tolist(), *np.unique(y).tolist()])
+    result = confusion_codes(book.encode(x.tolist()), book.encode(y.tolist()), book.names)
+    if result is not None:
+        result["rounded"] = rounded
+    return result
+
+
+def confusion(a: Sequence[Label], b: Sequence[Label]) -> dict[str, Any] | None:
+    book = Codebook.build([*a, *b])
+    return confusion_codes(book.encode(a), book.encode(b), book.names)
+
+
+def fleiss_codes(matrix: Any, names: Sequence[str]) -> tuple[float | None, str | None]:
+    """Fleiss' kappa (statsmodels) over a rows x annotators code matrix, every cell present."""
     import numpy as np
     from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
-    if not rows:
+    if len(matrix) == 0:
         return None, "Fleiss' kappa is undefined: no row is labelled by every annotator"
-    categories = sort_labels([v for row in rows for v in row])
-    if len(categories) == 1:
-        return None, (
-            f"Fleiss' kappa is undefined: every annotator gave every row the label '{_describe(categories[0])}'"
+    used = np.unique(matrix)
+    if len(used) == 1:
+        return (
+            None,
+            f"Fleiss' kappa is undefined: every annotator gave every row the label '{names[used[0]]}'",
         )
-    code = {v: i for i, v in enumerate(categories)}
-    data = np.asarray([[code[v] for v in row] for row in rows], dtype=int)
-    table, _ = aggregate_raters(data, n_cat=len(categories))
+    table, _ = aggregate_raters(np.searchsorted(used, matrix), n_cat=len(used))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return _clean(fleiss_kappa(table, method="fleiss")), None
 
 
-def krippendorff_alpha(
-    columns: Sequence[Sequence[Label | None]], level: str
-) -> tuple[float | None, str | None]:
-    """Krippendorff's alpha (the ``krippendorff`` package) over annotators x rows, None = missing.
+def fleiss(rows: Sequence[Sequence[Label]]) -> tuple[float | None, str | None]:
+    """Fleiss' kappa over rows rated by every annotator, with a reason when undefined."""
+    import numpy as np
 
+    book = Codebook.build([v for row in rows for v in row])
+    matrix = np.asarray([[book.code[v] for v in row] for row in rows], dtype=np.int64)
+    return fleiss_codes(matrix, book.names)
+
+
+def krippendorff_matrix(
+    data: Any, level: str, names: Sequence[str] | None = None
+) -> tuple[float | None, str | None]:
+    """Krippendorff's alpha (the ``krippendorff`` package) over an annotators x rows float matrix,
+    NaN = missing: codes for ``nominal`` (``names`` name them), scores for ordinal and interval.
     Rows rated by a single annotator carry no pairable value and drop out, as the method says."""
     import krippendorff
     import numpy as np
 
-    present = [v for column in columns for v in column if v is not None]
-    if level == "nominal":
-        domain_values = sort_labels(present)
-        code = {v: float(i) for i, v in enumerate(domain_values)}
-        data = np.asarray(
-            [[np.nan if v is None else code[v] for v in column] for column in columns], dtype=float
-        )
-        domain = list(code.values())
-    else:
-        data = np.asarray(
-            [[np.nan if v is None else float(v) for v in column] for column in columns], dtype=float
-        )
-        domain = sorted(set(float(v) for v in present))
-    label = {"nominal": "nominal", "ordinal": "ordinal", "interval": "interval"}[level]
+    domain = np.unique(data[~np.isnan(data)])
     if len(domain) < 2:
-        only = _describe(present[0]) if present else "nothing"
-        return None, f"Krippendorff's alpha ({label}) is undefined: the only label anyone used is '{only}'"
-    pairable = int(np.sum(np.sum(~np.isnan(data), axis=0) >= 2))
-    if pairable == 0:
-        return None, f"Krippendorff's alpha ({label}) is undefined: no row has two or more labels"
+        if not len(domain):
+            only = "nothing"
+        elif names is not None:
+            only = names[int(domain[0])]
+        else:
+            only = label_to_str(float(domain[0]))
+        return None, f"Krippendorff's alpha ({level}) is undefined: the only label anyone used is '{only}'"
+    if not np.any(np.sum(~np.isnan(data), axis=0) >= 2):
+        return None, f"Krippendorff's alpha ({level}) is undefined: no row has two or more labels"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            value = krippendorff.alpha(data, value_domain=domain, level_of_measurement=level)
+            value = krippendorff.alpha(data, value_domain=domain.tolist(), level_of_measurement=level)
     except ValueError as error:
-        return None, f"Krippendorff's alpha ({label}) is undefined: {error}"
+        return None, f"Krippendorff's alpha ({level}) is undefined: {error}"
     return _clean(value), None
 
 
-def distribution(values: Sequence[Label]) -> dict[str, int]:
-    counts = Counter(values)
-    return {_describe(v): counts[v] for v in sort_labels(list(counts))}
-
-
-def numeric_summary(values: Sequence[float]) -> dict[str, float | None]:
+def krippendorff_alpha(
+    columns: Sequence[Sequence[Label | None]], level: str
+) -> tuple[float | None, str | None]:
+    """Krippendorff's alpha over annotators x rows of labels, None = missing."""
     import numpy as np
 
-    if not len(values):
-        return {}
+    if level == "nominal":
+        book = Codebook.build([v for column in columns for v in column if v is not None])
+        data = np.asarray(
+            [[np.nan if v is None else book.code[v] for v in column] for column in columns], dtype=float
+        )
+        return krippendorff_matrix(data, level, book.names)
+    data = np.asarray(
+        [[np.nan if v is None else float(v) for v in column] for column in columns], dtype=float
+    )
+    return krippendorff_matrix(data, level)
+
+
+def numeric_summary(values: Any) -> dict[str, float]:
+    import numpy as np
+
     x = np.asarray(values, dtype=float)
+    if not len(x):
+        return {}
     return {
         "mean": float(np.mean(x)),
         "std": float(np.std(x)),
@@ -730,16 +829,41 @@ def numeric_summary(values: Sequence[float]) -> dict[str, float | None]:
 
 @dataclass
 class AgreementResult:
-    """The report (plain data, ready for YAML) and what plotting needs."""
+    """The report (plain data, ready for YAML) and the encoded labels plotting and examples need.
+
+    ``codes`` is annotators x keys (every key any annotator labelled, sorted), -1 where an
+    annotator has no label; ``scores`` holds the same as numbers (NaN missing) when labels are numeric."""
 
     report: dict[str, Any]
     annotators: list[AnnotatorLabels]
-    common_keys: list[str]
-    numeric: bool
+    keys: list[str]
+    names: list[str]
+    codes: Any
+    scores: Any | None
 
-    def column(self, index: int, keys: Sequence[str] | None = None) -> list[Label]:
-        labels = self.annotators[index].labels
-        return [labels[k] for k in (self.common_keys if keys is None else keys)]
+    @property
+    def numeric(self) -> bool:
+        return self.scores is not None
+
+    @property
+    def common(self) -> Any:
+        """Mask of the keys every annotator labelled."""
+        return (self.codes >= 0).all(axis=0)
+
+    @property
+    def common_keys(self) -> list[str]:
+        import numpy as np
+
+        return [self.keys[i] for i in np.flatnonzero(self.common)]
+
+    def pair_mask(self, i: int, j: int) -> Any:
+        return (self.codes[i] >= 0) & (self.codes[j] >= 0)
+
+    def values(self, index: int, mask: Any | None = None) -> Any:
+        """Scores (numeric labels) or codes of one annotator on the rows of ``mask`` (default: common)."""
+        mask = self.common if mask is None else mask
+        source = self.scores if self.scores is not None else self.codes
+        return source[index][mask]
 
 
 def _no_overlap_error(a: AnnotatorLabels, b: AnnotatorLabels) -> DataError:
@@ -754,24 +878,63 @@ def _no_overlap_error(a: AnnotatorLabels, b: AnnotatorLabels) -> DataError:
     )
 
 
+def _counts(codes: Any, names: Sequence[str]) -> dict[str, int]:
+    import numpy as np
+
+    counts = np.bincount(codes, minlength=len(names))
+    return {names[i]: int(c) for i, c in enumerate(counts) if c}
+
+
+def encode_annotators(annotators: list[AnnotatorLabels]) -> tuple[list[str], Codebook, Any, Any | None]:
+    """Sorted keys of every annotator, the shared codebook, the code matrix and the score matrix."""
+    import numpy as np
+
+    keys = sorted(set().union(*(a.labels.keys() for a in annotators)))
+    book = Codebook.build(v for a in annotators for v in a.labels.values())
+    code = {**book.code, None: -1}
+    codes = np.vstack(
+        [
+            np.fromiter((code[a.labels.get(k)] for k in keys), dtype=np.int64, count=len(keys))
+            for a in annotators
+        ]
+    )
+    numeric = all(isinstance(v, float) for v in book.code)
+    scores = None
+    if numeric:
+        nan = float("nan")
+        scores = np.vstack(
+            [
+                np.fromiter((a.labels.get(k, nan) for k in keys), dtype=float, count=len(keys))  # type: ignore[misc]
+                for a in annotators
+            ]
+        )
+    return keys, book, codes, scores
+
+
 def analyse(annotators: list[AnnotatorLabels], config: AgreementConfig) -> AgreementResult:
     """Every metric, from the key -> label maps. Raises DataError when a pair shares no key."""
-    names = [a.name for a in annotators]
-    keysets = [set(a.labels) for a in annotators]
-    for i in range(len(annotators)):
-        for j in range(i + 1, len(annotators)):
-            if not keysets[i] & keysets[j]:
-                raise _no_overlap_error(annotators[i], annotators[j])
-    common = sorted(set.intersection(*keysets))
-    union = set.union(*keysets)
-    numeric = all(isinstance(v, float) for a in annotators for v in a.labels.values())
-    notes: list[str] = []
-    if config.ordinal and not numeric:
-        raise UsageError("--ordinal needs numeric labels")
+    import numpy as np
 
+    names = [a.name for a in annotators]
+    keys, book, codes, scores = encode_annotators(annotators)
+    present = codes >= 0
+    count = len(annotators)
+    for i in range(count):
+        for j in range(i + 1, count):
+            if not np.any(present[i] & present[j]):
+                raise _no_overlap_error(annotators[i], annotators[j])
+    if config.ordinal and scores is None:
+        raise UsageError("--ordinal needs numeric labels")
+    common = present.all(axis=0)
+    n_common = int(common.sum())
+    result = AgreementResult(
+        report={}, annotators=annotators, keys=keys, names=book.names, codes=codes, scores=scores
+    )
+
+    notes: list[str] = []
     coverage_rows = []
     for index, ann in enumerate(annotators):
-        others = set.union(*(keysets[:index] + keysets[index + 1 :]))
+        others = np.delete(present, index, axis=0).any(axis=0)
         coverage_rows.append(
             {
                 "name": ann.name,
@@ -784,151 +947,160 @@ def analyse(annotators: list[AnnotatorLabels], config: AgreementConfig) -> Agree
                 "rows_with_several_samples": ann.several_samples,
                 "duplicate_keys": ann.duplicate_keys,
                 "duplicate_rows": ann.duplicate_rows,
-                "labelled_keys": len(ann.labels),
-                "keys_only_here": len(keysets[index] - others),
-                "keys_in_all": len(common),
+                "labelled_keys": int(present[index].sum()),
+                "keys_only_here": int((present[index] & ~others).sum()),
+                "keys_in_all": n_common,
             }
         )
-        if ann.no_label:
-            notes.append(
-                f"{ann.name}: {ann.no_label:,} row(s) have no label (null or missing) and are not compared"
-            )
-        if ann.duplicate_keys:
-            how = {
-                "aggregate": f"their labels were pooled and aggregated ({config.aggregate})",
-                "first": "the first row of each was kept",
-            }[config.duplicates]
-            notes.append(
-                f"{ann.name}: {ann.duplicate_keys:,} key(s) appear on more than one row "
-                f"({ann.duplicate_rows:,} extra row(s)); {how}"
-            )
-        if ann.several_samples:
-            notes.append(
-                f"{ann.name}: {ann.several_samples:,} row(s) carry several label samples, "
-                f"aggregated with {config.aggregate}"
-            )
+        notes.extend(_reading_notes(ann, config))
 
     pairs = []
-    for i in range(len(annotators)):
-        for j in range(i + 1, len(annotators)):
-            keys = sorted(keysets[i] & keysets[j])
-            a = [annotators[i].labels[k] for k in keys]
-            b = [annotators[j].labels[k] for k in keys]
-            pair: dict[str, Any] = {"a": names[i], "b": names[j]}
-            nominal = nominal_pair(a, b)
-            pair["n"] = nominal["n"]
-            pair["only_a"] = len(keysets[i] - keysets[j])
-            pair["only_b"] = len(keysets[j] - keysets[i])
-            pair["agreement"] = nominal["agreement"]
-            pair["cohen_kappa"] = nominal["cohen_kappa"]
+    for i in range(count):
+        for j in range(i + 1, count):
+            mask = present[i] & present[j]
+            x, y = codes[i][mask], codes[j][mask]
+            nominal = nominal_codes(x, y, book.names)
+            pair: dict[str, Any] = {
+                "a": names[i],
+                "b": names[j],
+                "n": nominal["n"],
+                "only_a": int((present[i] & ~present[j]).sum()),
+                "only_b": int((present[j] & ~present[i]).sum()),
+                "agreement": nominal["agreement"],
+                "cohen_kappa": nominal["cohen_kappa"],
+            }
             pair_notes = list(nominal["notes"])
-            if not {_describe(v) for v in a} & {_describe(v) for v in b}:
+            if not np.intersect1d(x, y).size:
                 pair_notes.append(
                     "the two annotators never use the same label: check that -l points at comparable fields"
                 )
             if config.ordinal:
-                ordinal = ordinal_pair(a, b)  # type: ignore[arg-type]
+                ordinal = ordinal_pair(scores[i][mask], scores[j][mask])  # type: ignore[index]
                 pair_notes.extend(ordinal.pop("notes"))
                 pair.update(ordinal)
             if config.threshold is not None:
-                thr = threshold_pair(a, b, config.threshold)  # type: ignore[arg-type]
+                thr = threshold_pair(scores[i][mask], scores[j][mask], config.threshold)  # type: ignore[index]
                 pair_notes.extend(thr.pop("notes"))
                 pair["threshold"] = thr
-            pair["confusion_matrix"] = confusion(a, b)
+            if scores is not None:
+                pair["confusion_matrix"] = confusion_scores(scores[i][mask], scores[j][mask])
+            else:
+                pair["confusion_matrix"] = confusion_codes(x, y, book.names)
             pair["notes"] = pair_notes
             pairs.append(pair)
 
-    overall: dict[str, Any] = {
-        "annotators": len(annotators),
-        "keys_in_all": len(common),
-        "keys_in_any": len(union),
-    }
+    rows = codes[:, common].T  # common rows x annotators
+    overall: dict[str, Any] = {"annotators": count, "keys_in_all": n_common, "keys_in_any": len(keys)}
     overall_notes: list[str] = []
-    rows = [[a.labels[k] for a in annotators] for k in common]
-    overall["all_agree"] = (
-        sum(len({_describe(v) for v in row}) == 1 for row in rows) / len(rows) if rows else None
-    )
+    overall["all_agree"] = float(np.mean(np.all(rows == rows[:, :1], axis=1))) if n_common else None
     overall["mean_pairwise_agreement"] = sum(p["agreement"] for p in pairs) / len(pairs)
-    if config.threshold is not None and rows:
-        overall["threshold_all_agree"] = sum(
-            len({float(v) >= config.threshold for v in row}) == 1
-            for row in rows  # type: ignore[arg-type]
-        ) / len(rows)
-    if len(annotators) >= 3:
-        overall["fleiss_kappa"], why = fleiss(rows)
+    if config.threshold is not None and n_common:
+        above = scores[:, common] >= config.threshold  # type: ignore[index]
+        overall["threshold_all_agree"] = float(np.mean(np.all(above == above[:1], axis=0)))
+    if count >= 3:
+        overall["fleiss_kappa"], why = fleiss_codes(rows, book.names)
         if why:
             overall_notes.append(why)
-    union_keys = sorted(union)
-    columns = [[a.labels.get(k) for k in union_keys] for a in annotators]
-    levels = ["nominal"] + (["ordinal", "interval"] if numeric else [])
-    for level in levels:
-        value, why = krippendorff_alpha(columns, level)
+    nominal_data = np.where(present, codes, -1).astype(float)
+    nominal_data[~present] = np.nan
+    levels: list[tuple[str, Any]] = [("nominal", nominal_data)]
+    if scores is not None:
+        levels += [("ordinal", scores), ("interval", scores)]
+    for level, data in levels:
+        value, why = krippendorff_matrix(data, level, book.names if level == "nominal" else None)
         overall[f"krippendorff_alpha_{level}"] = value
         if why:
             overall_notes.append(why)
-    if len(union) > len(common):
+    if len(keys) > n_common:
         overall_notes.append(
-            f"Krippendorff's alpha uses every row labelled by two or more annotators ({len(union):,} keys in any); "
-            f"the other overall figures use the {len(common):,} keys labelled by all"
+            f"Krippendorff's alpha uses every row labelled by two or more annotators ({len(keys):,} keys in any); "
+            f"the other overall figures use the {n_common:,} keys labelled by all"
         )
-    if rows and overall["all_agree"] == 1.0:
-        overall_notes.append(f"perfect agreement: all annotators agree on all {len(rows)} common rows")
+    if n_common and overall["all_agree"] == 1.0:
+        overall_notes.append(f"perfect agreement: all annotators agree on all {n_common:,} common rows")
     overall["notes"] = overall_notes
 
-    dist_common = {a.name: distribution([a.labels[k] for k in common]) for a in annotators}
-    dist_all = {a.name: distribution(list(a.labels.values())) for a in annotators}
-    labels = [_describe(v) for v in sort_labels([v for a in annotators for v in a.labels.values()])]
-    report: dict[str, Any] = {
+    distribution: dict[str, Any] = {
+        "labels": list(book.names),
+        "common_rows": {names[i]: _counts(codes[i][common], book.names) for i in range(count)},
+        "all_rows": {names[i]: _counts(codes[i][present[i]], book.names) for i in range(count)},
+    }
+    if scores is not None:
+        distribution["summary_common_rows"] = {
+            names[i]: numeric_summary(scores[i][common]) for i in range(count)
+        }
+    result.report = {
         "settings": {
             "ordinal": config.ordinal,
             "threshold": config.threshold,
             "aggregate": config.aggregate,
             "duplicates": config.duplicates,
             "splits": list(config.splits) if config.splits else "all",
-            "labels_are_numeric": numeric,
+            "labels_are_numeric": scores is not None,
         },
         "annotators": coverage_rows,
         "coverage": {
-            "keys_in_all": len(common),
-            "keys_in_any": len(union),
+            "keys_in_all": n_common,
+            "keys_in_any": len(keys),
             "pairs": [
                 {"a": p["a"], "b": p["b"], "common": p["n"], "only_a": p["only_a"], "only_b": p["only_b"]}
                 for p in pairs
             ],
         },
-        "distribution": {
-            "labels": labels,
-            "common_rows": dist_common,
-            "all_rows": dist_all,
-        },
+        "distribution": distribution,
         "pairs": pairs,
         "overall": overall,
         "notes": notes,
     }
-    if numeric:
-        report["distribution"]["summary_common_rows"] = {
-            a.name: numeric_summary([a.labels[k] for k in common])
-            for a in annotators  # type: ignore[misc]
-        }
-    return AgreementResult(report=report, annotators=annotators, common_keys=common, numeric=numeric)
+    return result
+
+
+def _reading_notes(ann: AnnotatorLabels, config: AgreementConfig) -> list[str]:
+    """What happened to this annotator's rows on the way to one label per key, in words."""
+    notes = []
+    if ann.no_label:
+        notes.append(
+            f"{ann.name}: {ann.no_label:,} row(s) have no label (null or missing) and are not compared"
+        )
+    if ann.duplicate_keys:
+        how = {
+            "aggregate": f"their labels were pooled and aggregated ({config.aggregate})",
+            "first": "the first row of each was kept",
+        }[config.duplicates]
+        notes.append(
+            f"{ann.name}: {ann.duplicate_keys:,} key(s) appear on more than one row "
+            f"({ann.duplicate_rows:,} extra row(s)); {how}"
+        )
+    if ann.several_samples:
+        notes.append(
+            f"{ann.name}: {ann.several_samples:,} row(s) carry several label samples, "
+            f"aggregated with {config.aggregate}"
+        )
+    return notes
 
 
 def pick_disagreements(result: AgreementResult, count: int, seed: int = 0) -> list[str]:
     """Keys of up to ``count`` common rows where annotators differ: the widest score spread first
     (numeric labels), then a seeded but stable shuffle, so the picks do not follow key order."""
+    import numpy as np
+
     if count <= 0:
         return []
-
-    def order(key: str) -> tuple[float, str]:
-        values = [a.labels[key] for a in result.annotators]
-        spread = float(max(values) - min(values)) if result.numeric else 0.0  # type: ignore[operator,type-var]
+    common = result.common
+    codes = result.codes[:, common]
+    differing = np.flatnonzero(np.any(codes != codes[:1], axis=0))
+    if result.scores is not None:
+        block = result.scores[:, common][:, differing]
+        spread = (block.max(axis=0) - block.min(axis=0)).tolist()
+    else:
+        spread = [0.0] * len(differing)
+    common_index = np.flatnonzero(common)
+    candidates = []
+    for position, width in zip(differing.tolist(), spread, strict=True):
+        key = result.keys[common_index[position]]
         digest = hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).hexdigest()
-        return (-spread, digest)
-
-    differing = [
-        k for k in result.common_keys if len({_describe(a.labels[k]) for a in result.annotators}) > 1
-    ]
-    return sorted(differing, key=order)[:count]
+        candidates.append((-width, digest, key))
+    return [key for _w, _d, key in sorted(candidates)[:count]]
 
 
 def attach_disagreements(result: AgreementResult, keys: Sequence[str], snippets: dict[str, str]) -> None:
@@ -983,6 +1155,8 @@ def fmt(value: Any) -> str:
         return "-"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
     if isinstance(value, float):
         return f"{value:.4f}"
     return str(value)
@@ -1115,10 +1289,11 @@ def confusion_tables(report: dict[str, Any]) -> list[Table]:
         cm = p.get("confusion_matrix")
         if not cm:
             continue
+        rounded = " (scores rounded to whole points)" if cm.get("rounded") else ""
         tables.append(
             (
-                f"Confusion matrix: {p['a']} (rows) vs {p['b']} (columns)",
-                [f"{p['a']} \\ {p['b']}", *cm["labels"]],
+                f"Confusion matrix: {p['a']} (rows) vs {p['b']} (columns){rounded}",
+                [f"{p['a']} \\ {p['b']}", *cm["columns"]],
                 [[label, *counts] for label, counts in zip(cm["labels"], cm["matrix"], strict=True)],
             )
         )
@@ -1275,77 +1450,73 @@ def write_plots(result: AgreementResult, folder: Path) -> list[Path]:
         written.append(path)
 
     names = [a.name for a in result.annotators]
-    n = len(result.common_keys)
-    labels = sort_labels([v for i in range(len(names)) for v in result.column(i)])
-    few = len(labels) <= MAX_DISTRIBUTION_LABELS
-    columns = [result.column(i) for i in range(len(names))]
+    common = result.common
+    n = int(common.sum())
+    codes = result.codes[:, common]
+    used = np.unique(codes).tolist()
+    labels = [result.names[c] for c in used]
+    few = len(used) <= MAX_DISTRIBUTION_LABELS
+    counts = [np.bincount(row, minlength=len(result.names))[used] for row in codes]
 
     fig, ax = plt.subplots(figsize=(max(6.0, 0.5 * len(labels) * len(names) + 2), 4))
     if few:
         width = 0.8 / len(names)
         positions = np.arange(len(labels))
-        for i, (name, column) in enumerate(zip(names, columns, strict=True)):
-            counts = Counter(column)
-            ax.bar(positions + i * width - 0.4 + width / 2, [counts[v] for v in labels], width, label=name)
-        ax.set_xticks(positions, [_describe(v) for v in labels], rotation=45 if len(labels) > 8 else 0)
+        for i, name in enumerate(names):
+            ax.bar(positions + i * width - 0.4 + width / 2, counts[i], width, label=name)
+        ax.set_xticks(positions, labels, rotation=45 if len(labels) > 8 else 0)
     else:
-        for name, column in zip(names, columns, strict=True):
-            ax.hist(np.asarray(column, dtype=float), bins=30, alpha=0.5, label=name)
+        for i, name in enumerate(names):
+            ax.hist(result.values(i), bins=30, alpha=0.5, label=name)
     ax.set_ylabel("rows")
     ax.set_title(f"Labels on the {n:,} rows labelled by all")
     ax.legend()
     save(fig, "distributions.png")
 
-    for name, column in zip(names, columns, strict=True):
+    for i, name in enumerate(names):
         fig, ax = plt.subplots(figsize=(6, 4))
         if few:
-            counts = Counter(column)
-            ax.bar([_describe(v) for v in labels], [counts[v] for v in labels], color="tab:blue")
+            ax.bar(labels, counts[i], color="tab:blue")
             if len(labels) > 8:
                 ax.tick_params(axis="x", rotation=45)
         else:
-            ax.hist(np.asarray(column, dtype=float), bins=30, color="tab:blue")
+            ax.hist(result.values(i), bins=30, color="tab:blue")
         ax.set_ylabel("rows")
         ax.set_title(f"{name}: labels on {n:,} common rows")
         save(fig, f"distribution_{_safe(name)}.png")
 
     for pair in result.report["pairs"]:
         i, j = names.index(pair["a"]), names.index(pair["b"])
-        keys = sorted(set(result.annotators[i].labels) & set(result.annotators[j].labels))
+        mask = result.pair_mask(i, j)
         stem = f"{_safe(pair['a'])}_vs_{_safe(pair['b'])}"
         if result.numeric:
-            diff = np.asarray(result.column(i, keys), dtype=float) - np.asarray(
-                result.column(j, keys), dtype=float
-            )
+            diff = result.values(i, mask) - result.values(j, mask)
             fig, ax = plt.subplots(figsize=(6, 4))
-            unique = np.unique(diff)
+            unique, freq = np.unique(np.round(diff, 6), return_counts=True)
             if len(unique) <= MAX_DISTRIBUTION_LABELS:
-                counts = Counter(diff.tolist())
                 gap = float(np.min(np.diff(unique))) if len(unique) > 1 else 1.0
-                ax.bar(
-                    [float(u) for u in unique],
-                    [counts[float(u)] for u in unique],
-                    width=0.8 * gap,
-                    color="tab:orange",
-                )
+                ax.bar(unique, freq, width=0.8 * gap, color="tab:orange")
             else:
                 ax.hist(diff, bins=30, color="tab:orange")
             ax.axvline(0, color="black", linewidth=0.8)
             ax.set_xlabel(f"{pair['a']} − {pair['b']}")
             ax.set_ylabel("rows")
-            ax.set_title(f"Score differences on {len(keys):,} common rows (mean {np.mean(diff):+.3f})")
+            ax.set_title(f"Score differences on {len(diff):,} common rows (mean {np.mean(diff):+.3f})")
             save(fig, f"difference_{stem}.png")
         cm = pair.get("confusion_matrix")
         if cm:
             matrix = np.asarray(cm["matrix"])
-            size = max(4.0, 0.5 * len(cm["labels"]) + 2)
-            fig, ax = plt.subplots(figsize=(size, size))
+            fig, ax = plt.subplots(
+                figsize=(max(4.0, 0.5 * len(cm["columns"]) + 2), max(4.0, 0.5 * len(cm["labels"]) + 2))
+            )
             ax.imshow(matrix, cmap="Blues")
-            ticks = range(len(cm["labels"]))
-            ax.set_xticks(ticks, cm["labels"], rotation=45 if len(cm["labels"]) > 6 else 0)
-            ax.set_yticks(ticks, cm["labels"])
-            ax.set_xlabel(pair["b"])
-            ax.set_ylabel(pair["a"])
+            ax.set_xticks(
+                range(len(cm["columns"])), cm["columns"], rotation=45 if len(cm["columns"]) > 6 else 0
+            )
+            ax.set_yticks(range(len(cm["labels"])), cm["labels"])
+            rounded = " (rounded)" if cm.get("rounded") else ""
+            ax.set_xlabel(pair["b"] + rounded)
+            ax.set_ylabel(pair["a"] + rounded)
             peak = matrix.max() if matrix.size else 0
             for r in range(matrix.shape[0]):
                 for c in range(matrix.shape[1]):

@@ -31,7 +31,13 @@ def test_cohen_kappa_two_by_two() -> None:
     assert result["cohen_kappa"] == approx(0.4)
     assert result["notes"] == []
     cm = ag.confusion(a, b)
-    assert cm == {"labels": ["no", "yes"], "matrix": [[15, 10], [5, 20]]}
+    assert cm == {"labels": ["no", "yes"], "columns": ["no", "yes"], "matrix": [[15, 10], [5, 20]]}
+    # rows and columns list only the labels each annotator used
+    assert ag.confusion(["a", "a", "b"], ["a", "c", "c"]) == {
+        "labels": ["a", "b"],
+        "columns": ["a", "c"],
+        "matrix": [[1, 1], [0, 1]],
+    }
 
 
 def test_single_label_makes_kappa_undefined_with_a_reason() -> None:
@@ -210,7 +216,7 @@ def test_label_table_duplicates_pool_keep_first_or_fail() -> None:
     first = ag.LabelTable(duplicates="first")
     first.add("k", [1.0], ("s0", 1))
     first.add("k", [9.0], ("s0", 2))
-    assert first.samples == {"k": [1.0]} and first.rows_per_duplicate == {"k": 2}
+    assert first.samples == {"k": 1.0} and first.rows_per_duplicate == {"k": 2}
 
     strict = ag.LabelTable(duplicates="error")
     strict.add("k", [1.0], ("a.jsonl", 4))
@@ -301,6 +307,9 @@ def test_tables_round_many_scores_and_stay_narrow() -> None:
     assert [r[0] for r in rows] == ["0", "1", "2", "3", "4", "5"]
     assert rows[0][2] == "2 (12.5%)" and rows[1][2] == "3 (18.8%)"
     assert all(len(columns) <= 8 for columns, _ in tables.values())
+    cm = result.report["pairs"][0]["confusion_matrix"]
+    assert cm["rounded"] is True and cm["columns"] == ["0", "1", "2", "3", "4", "5"]
+    assert sum(map(sum, cm["matrix"])) == 16 and cm["matrix"][0] == [2, 0, 0, 0, 0, 0]
     markdown = ag.render_markdown(result.report)
     assert "| pair | quadratic κ | MAE | RMSE | Pearson | Spearman | Kendall |" in markdown
     assert "|---|---:|---:|---:|---:|---:|---:|" in markdown
