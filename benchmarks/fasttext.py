@@ -22,6 +22,7 @@ Modes:
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -88,6 +89,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     ),
     "bonepick (lr .1, ng 2, mc 1, ep auto, dim 100)": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100),
     "  variant: original + ep auto": dict(lr=0.1, wordNgrams=3, minCount=5, dim=256, bucket=2_000_000),
+    "  variant: bonepick, ng 1": dict(lr=0.1, wordNgrams=1, minCount=1, dim=100),
     "  variant: bonepick, ng 3": dict(lr=0.1, wordNgrams=3, minCount=1, dim=100),
     "  variant: bonepick, lr 0.5": dict(lr=0.5, wordNgrams=2, minCount=1, dim=100),
     "  variant: bonepick, ep auto/2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100, epoch_scale=0.5),
@@ -155,83 +157,76 @@ fasttext.train_supervised(**kwargs).save_model(sys.argv[2])
 """
 
 
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _train_command(side: str, folder: Path, out: Path, epochs: int, threads: int) -> list[str]:
+    if side == "bonepick":
+        return [sys.executable, "-m", "bonepick", "train-fasttext", "-d", str(folder), "-o", str(out),
+                "--dimension", "100", "--thread", str(threads), "--epoch", str(epochs), "--overwrite"]  # fmt: skip
+    return [sys.executable, "-P", "-c", RAW_TRAIN, str(folder / "train.txt"), str(out / "model.bin"),
+            str(epochs), str(threads)]  # fmt: skip
+
+
 def run_overhead(corpus: str, repeats: int, threads: int, epoch: int | None) -> None:
     from bonepick.models import load_model
     from bonepick.models.fasttext_files import read_labeled, scan_split
     from bonepick.models.fasttext_train import auto_epochs
 
     folder = converted(corpus)
-    train_file = folder / "train.txt"
-    epochs = epoch or auto_epochs(scan_split([train_file], "train").documents)
+    epochs = epoch or auto_epochs(scan_split([folder / "train.txt"], "train").documents)
     with tempfile.TemporaryDirectory(dir=CACHE) as work:
-        ours, raw = [], []
+        wall: dict[str, list[float]] = {"bonepick": [], "raw": []}
+        cpu: dict[str, list[float]] = {"bonepick": [], "raw": []}
         for attempt in range(repeats):
             # alternate the order so a noisy neighbour hurts both sides alike
             for side in ("bonepick", "raw") if attempt % 2 == 0 else ("raw", "bonepick"):
                 out = Path(work) / f"{side}-{attempt}"
                 out.mkdir()
-                if side == "bonepick":
-                    command = [
-                        sys.executable,
-                        "-m",
-                        "bonepick",
-                        "train-fasttext",
-                        "-d",
-                        str(folder),
-                        "-o",
-                        str(out),
-                        "--dimension",
-                        "100",
-                        "--thread",
-                        str(threads),
-                        "--epoch",
-                        str(epochs),
-                        "--overwrite",
-                    ]
-                else:
-                    command = [
-                        sys.executable,
-                        "-P",
-                        "-c",
-                        RAW_TRAIN,
-                        str(train_file),
-                        str(out / "model.bin"),
-                        str(epochs),
-                        str(threads),
-                    ]
-                started = time.perf_counter()
+                command = _train_command(side, folder, out, epochs, threads)
+                started, cpu_started = time.perf_counter(), _child_cpu()
                 subprocess.run(command, check=True, capture_output=True)
-                (ours if side == "bonepick" else raw).append(time.perf_counter() - started)
-        med_ours, med_raw = statistics.median(ours), statistics.median(raw)
+                wall[side].append(time.perf_counter() - started)
+                cpu[side].append(_child_cpu() - cpu_started)
         print(
             f"## {corpus}: {epochs} epochs, dim 100, 2M buckets, word n-grams 2, thread={threads}; "
-            f"{repeats} runs each, median wall seconds of the whole process"
+            f"{repeats} runs each, medians over whole processes (CLI incl. its imports vs a bare script)"
         )
-        print(
-            f"train   bonepick train-fasttext {med_ours:7.2f}s   raw bindings script {med_raw:7.2f}s   "
-            f"overhead {100 * (med_ours / med_raw - 1):+.1f}%"
-        )
-        print(f"        runs bonepick {[round(x, 2) for x in ours]}  raw {[round(x, 2) for x in raw]}")
+        for name, values in (("wall s", wall), ("CPU s ", cpu)):
+            ours, raw = statistics.median(values["bonepick"]), statistics.median(values["raw"])
+            print(
+                f"train {name}  bonepick train-fasttext {ours:7.2f}   raw bindings script {raw:7.2f}   "
+                f"overhead {100 * (ours / raw - 1):+.1f}%   runs {[round(x, 1) for x in values['bonepick']]} "
+                f"vs {[round(x, 1) for x in values['raw']]}"
+            )
 
         texts, _ = read_labeled([folder / "test.txt"])
         classifier = load_model(Path(work) / "bonepick-0")
         model = classifier.model
         classifier.predict(texts[:100])
-        ours, raw = [], []
+        sides = {
+            "FastTextClassifier.predict (normalizer + one line + probabilities)": lambda: classifier.predict(
+                texts
+            ),
+            "FastTextClassifier.predict_prepared (eval on test.txt)": lambda: classifier.predict_prepared(
+                texts
+            ),
+            "raw model.predict(list, k=-1)": lambda: model.predict(texts, k=-1),
+        }
+        times: dict[str, list[float]] = {name: [] for name in sides}
         for attempt in range(max(5, repeats)):
-            for side in ("bonepick", "raw") if attempt % 2 == 0 else ("raw", "bonepick"):
+            order = list(sides) if attempt % 2 == 0 else list(reversed(sides))
+            for name in order:
                 started = time.perf_counter()
-                if side == "bonepick":
-                    classifier.predict(texts)
-                    ours.append(time.perf_counter() - started)
-                else:
-                    model.predict(texts, k=-1)
-                    raw.append(time.perf_counter() - started)
-        rate_ours, rate_raw = len(texts) / statistics.median(ours), len(texts) / statistics.median(raw)
-        print(
-            f"predict {len(texts)} test docs: FastTextClassifier.predict {rate_ours:,.0f} docs/s   "
-            f"raw model.predict(list, k=-1) {rate_raw:,.0f} docs/s   ratio {rate_ours / rate_raw:.2f}x (1 core)"
-        )
+                sides[name]()
+                times[name].append(time.perf_counter() - started)
+        rates = {name: len(texts) / statistics.median(values) for name, values in times.items()}
+        raw_rate = rates["raw model.predict(list, k=-1)"]
+        print(f"predict {len(texts)} test docs, 1 core:")
+        for name, rate in rates.items():
+            print(f"  {name:70s} {rate:9,.0f} docs/s   {rate / raw_rate:.2f}x raw")
 
 
 def main() -> None:

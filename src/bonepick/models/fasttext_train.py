@@ -40,7 +40,7 @@ from bonepick.models.fasttext_files import (
 )
 from bonepick.models.fasttext_worker import WorkerError, run_worker
 
-LOSSES = ("softmax", "hs", "ova")
+LOSSES = ("softmax", "hs", "ova", "ns")
 
 #: epochs at 10k training documents; fewer for more documents (see auto_epochs)
 EPOCHS_AT_10K = 25

@@ -84,12 +84,13 @@ def train_fasttext(
         str | None,
         typer.Option(
             "--loss",
-            help="softmax, hs (hierarchical softmax) or ova (one-vs-all, independent label "
-            "probabilities). [default: ova for multi-label data, else softmax]",
+            help="softmax, hs (hierarchical softmax), ova (one-vs-all: independent label "
+            "probabilities) or ns (negative sampling). [default: ova for multi-label data, else softmax]",
         ),
     ] = None,
     num_negatives: Annotated[
-        int | None, typer.Option("--num-negatives", help="Negatives sampled (ns loss). [default: 5]")
+        int | None,
+        typer.Option("--num-negatives", help="Negatives sampled per example (--loss ns). [default: 5]"),
     ] = None,
     thread: Annotated[
         int | None,
@@ -119,7 +120,8 @@ def train_fasttext(
     Reads train.txt of every -d folder (joined in order), and reports accuracy and F1 on valid.txt
     when there is one. Writes model.bin and bonepick_model.yaml (labels, the normalizer and
     max length used at conversion, hyperparameters, sizes, duration), so eval and infer need
-    only -m. Defaults are chosen to train well from 10k to 10M documents; see the worklog.
+    only -m. Defaults are chosen to train well from 10k to 10M documents (the number of epochs follows
+    the training-set size).
     """
     from bonepick.cli import output
     from bonepick.cli.common import write_provenance
