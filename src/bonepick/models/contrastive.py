@@ -48,7 +48,7 @@ def embed_documents(model: Any, tokens: TokenizedTexts, batch_size: int = 4096) 
                     torch.from_numpy(ids), torch.from_numpy(offsets), torch.from_numpy(lengths)
                 ).numpy()
             )
-    return np.concatenate(out) if out else np.zeros((0, model.embeddings.weight.shape[1]), dtype=np.float32)
+    return np.concatenate(out) if out else np.zeros((0, model.embedding.shape[1]), dtype=np.float32)
 
 
 def cluster_documents(embeddings: np.ndarray, n_clusters: int, seed: int) -> np.ndarray:

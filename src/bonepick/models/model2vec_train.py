@@ -79,6 +79,7 @@ class Model2VecTrainConfig:
             "seed": t.seed,
             "device": t.device,
             "mixed_precision": t.mixed_precision,
+            "threads": t.threads,
         }
 
 
@@ -194,7 +195,7 @@ def to_pipeline(model, static, activation: str, classes: Sequence[str] | None):
     from model2vec.inference import StaticModelPipeline
     from model2vec.inference.mlp import Activation, Layer, MLPHead
 
-    vectors = model.embeddings.weight.detach().cpu().numpy().astype(np.float32)
+    vectors = model.embedding.detach().cpu().numpy().astype(np.float32)
     weights = static.weights
     mapping = static.token_mapping
     if weights is not None and mapping is None:  # fold per-token weights into the vectors

@@ -30,7 +30,7 @@ from torch import nn
 from bonepick.errors import UsageError
 
 CLASS_WEIGHTS = ("uniform", "balanced", "sqrt")
-LR_SCHEDULES = ("cosine", "constant")
+LR_SCHEDULES = ("plateau", "cosine", "constant")
 TOKENIZE_CHUNK = 4096
 
 
@@ -190,6 +190,9 @@ class StaticBagModel(nn.Module):
     The pooling reproduces ``StaticModel.encode`` (token mapping and per-token weights of
     vocabulary-quantized models included), and the head is what ``model2vec``'s ``MLPHead`` runs
     (ReLU between linear layers), so a trained model exports to a ``StaticModelPipeline`` as is.
+
+    The token vectors are not updated by autograd: the trainer gathers the rows a batch uses,
+    lets autograd compute their gradient, and updates just those rows (:class:`RowSparseAdam`).
     """
 
     def __init__(
@@ -203,45 +206,89 @@ class StaticBagModel(nn.Module):
         token_mapping: np.ndarray | None = None,
         token_weights: np.ndarray | None = None,
         freeze_embeddings: bool = False,
-        sparse: bool = True,
     ) -> None:
         super().__init__()
         matrix = torch.from_numpy(np.nan_to_num(np.asarray(vectors, dtype=np.float32)))
         self.normalize = normalize
-        self.weighted = token_weights is not None
-        # sparse gradients: a step touches only the rows of the batch's tokens, not the whole vocabulary
-        self.embeddings = nn.EmbeddingBag.from_pretrained(
-            matrix, freeze=freeze_embeddings, mode="sum" if self.weighted else "mean", sparse=sparse
+        self.freeze_embeddings = freeze_embeddings
+        self.embedding = nn.Parameter(matrix, requires_grad=False)
+        self.mapping: np.ndarray | None = (
+            None if token_mapping is None else np.asarray(token_mapping, np.int64)
         )
-        self.token_mapping: torch.Tensor | None
-        self.token_weights: torch.Tensor | None
-        self.register_buffer(
-            "token_mapping",
-            None if token_mapping is None else torch.as_tensor(token_mapping, dtype=torch.int64),
-        )
-        self.register_buffer(
-            "token_weights",
-            None if token_weights is None else torch.as_tensor(token_weights, dtype=torch.float32),
+        self.weights: np.ndarray | None = (
+            None if token_weights is None else np.asarray(token_weights, np.float32)
         )
         self.head = build_head(matrix.shape[1], out_dim, n_layers, hidden_dim)
 
-    def pool(self, ids: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        rows = ids if self.token_mapping is None else self.token_mapping[ids]
-        if self.weighted:
-            assert self.token_weights is not None
-            pooled = self.embeddings(rows, offsets, per_sample_weights=self.token_weights[ids])
+    def rows_of(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(embedding rows, per-token weights or None) of token ids."""
+        rows = ids if self.mapping is None else self.mapping[ids]
+        return rows, None if self.weights is None else self.weights[ids]
+
+    def pool_rows(
+        self,
+        table: torch.Tensor,
+        rows: torch.Tensor,
+        offsets: torch.Tensor,
+        lengths: torch.Tensor,
+        weights: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Mean of ``table[rows]`` per bag (weighted by ``weights`` when given), normalised."""
+        if weights is not None:
+            pooled = nn.functional.embedding_bag(rows, table, offsets, mode="sum", per_sample_weights=weights)
             pooled = pooled / lengths.clamp(min=1).to(pooled.dtype)[:, None]
         else:
-            pooled = self.embeddings(rows, offsets)
+            pooled = nn.functional.embedding_bag(rows, table, offsets, mode="mean")
         if self.normalize:
             pooled = nn.functional.normalize(pooled, dim=1)
         return pooled
+
+    def pool(self, ids: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        rows, weights = self.rows_of(ids.cpu().numpy())
+        device = self.embedding.device
+        return self.pool_rows(
+            self.embedding,
+            torch.from_numpy(rows).to(device),
+            offsets.to(device),
+            lengths.to(device),
+            None if weights is None else torch.from_numpy(weights).to(device),
+        )
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.head(self.pool(ids, offsets, lengths))
 
     def linear_layers(self) -> list[nn.Linear]:
         return [module for module in self.head if isinstance(module, nn.Linear)]
+
+
+class RowSparseAdam:
+    """Adam for the rows of a matrix that a step touched (lazy Adam, like ``torch.optim.SparseAdam``).
+
+    Rows come in already unique, so there is no sparse gradient to build and coalesce: a step
+    costs in proportion to the distinct tokens of the batch, not to the vocabulary or the number
+    of token occurrences.
+    """
+
+    def __init__(self, weight: torch.Tensor, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.weight = weight
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+        self.exp_avg = torch.zeros_like(weight)
+        self.exp_avg_sq = torch.zeros_like(weight)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor, grad: torch.Tensor, lr: float) -> None:
+        self.steps += 1
+        m = self.exp_avg.index_select(0, rows).mul_(self.beta1).add_(grad, alpha=1 - self.beta1)
+        v = self.exp_avg_sq.index_select(0, rows).mul_(self.beta2).addcmul_(grad, grad, value=1 - self.beta2)
+        self.exp_avg.index_copy_(0, rows, m)
+        self.exp_avg_sq.index_copy_(0, rows, v)
+        correction1 = 1 - self.beta1**self.steps
+        correction2 = 1 - self.beta2**self.steps
+        denominator = v.div_(correction2).sqrt_().add_(self.eps)
+        update = torch.div(m, denominator, out=denominator).mul_(-lr / correction1)
+        self.weight.index_add_(0, rows, update)
 
 
 def build_head(in_dim: int, out_dim: int, n_layers: int, hidden_dim: int) -> nn.Sequential:
@@ -476,12 +523,16 @@ class TrainConfig:
     min_epochs: int = 1
     max_epochs: int = 20
     patience: int | None = 3  # epochs without improvement before stopping; None: never stop early
-    lr_schedule: str = "cosine"
+    lr_schedule: str = "plateau"  # halve after an epoch without improvement; or cosine, constant
     warmup_fraction: float = 0.05  # of all steps, for the cosine schedule
     weight_decay: float = 0.0
     device: str = "auto"
     mixed_precision: bool = True  # on CUDA only
     seed: int = 42
+    #: CPU threads for the training step. The step is a few small, memory-bound gathers and
+    #: updates: one thread is fastest on a shared machine (2 threads spin-waiting for each other
+    #: made steps 4-8x slower when the cores were oversubscribed); raise it on a dedicated one
+    threads: int = 1
 
     def check(self) -> None:
         if self.learning_rate <= 0:
@@ -496,6 +547,8 @@ class TrainConfig:
             )
         if self.patience is not None and self.patience < 1:
             raise UsageError(f"--early-stopping-patience must be at least 1, got {self.patience}")
+        if self.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {self.threads}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise UsageError(
                 f"unknown learning-rate schedule '{self.lr_schedule}'",
@@ -560,7 +613,9 @@ class TrainResult:
 
 
 def _schedule(config: TrainConfig, total_steps: int):
-    if config.lr_schedule == "constant":
+    """The step -> learning-rate factor of ``cosine`` (warm-up, then cosine decay to 5%) or 1.0;
+    ``plateau`` halves the factor in the loop after every epoch that did not improve."""
+    if config.lr_schedule != "cosine":
         return lambda step: 1.0
     warmup = max(1, int(total_steps * config.warmup_fraction))
 
@@ -571,18 +626,6 @@ def _schedule(config: TrainConfig, total_steps: int):
         return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
 
     return factor
-
-
-def _optimizers(model: StaticBagModel, config: TrainConfig) -> list[torch.optim.Optimizer]:
-    """AdamW for the head (and dense embeddings); lazy (sparse) Adam for sparse embeddings."""
-    embedding = model.embeddings.weight
-    sparse = embedding.requires_grad and model.embeddings.sparse
-    dense = [p for p in model.parameters() if p.requires_grad and not (sparse and p is embedding)]
-    optimizers: list[torch.optim.Optimizer] = []
-    if sparse:
-        optimizers.append(torch.optim.SparseAdam([embedding], lr=config.learning_rate))
-    optimizers.append(torch.optim.AdamW(dense, lr=config.learning_rate, weight_decay=config.weight_decay))
-    return optimizers
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -627,8 +670,25 @@ def train(
 ) -> TrainResult:
     """Fit ``model`` for ``objective``; returns the model at its best validation epoch, on the CPU."""
     config.check()
-    progress = progress or NullProgress()
     device = resolve_device(config.device)
+    previous_threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(config.threads)
+    try:
+        return _fit(model, objective, train_tokens, valid_tokens, config, device, progress or NullProgress())
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(
+    model: StaticBagModel,
+    objective: Objective,
+    train_tokens: TokenizedTexts,
+    valid_tokens: TokenizedTexts,
+    config: TrainConfig,
+    device: torch.device,
+    progress: TrainProgress,
+) -> TrainResult:
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     model.to(device)
@@ -638,9 +698,15 @@ def train(
     batch_size = config.resolved_batch_size(len(train_tokens))
     first_examples = objective.epoch_examples(len(train_tokens), rng)
     steps_per_epoch = max(1, math.ceil(len(first_examples) / batch_size))
-    optimizers = _optimizers(model, config)
+    head_optimizer = torch.optim.AdamW(
+        [p for p in model.head.parameters() if p.requires_grad],
+        lr=config.learning_rate,
+        weight_decay=config.weight_decay,
+    )
+    row_optimizer = None if model.freeze_embeddings else RowSparseAdam(model.embedding)
     schedule = _schedule(config, steps_per_epoch * config.max_epochs)
-    schedulers = [torch.optim.lr_scheduler.LambdaLR(optimizer, schedule) for optimizer in optimizers]
+    plateau_factor = 1.0
+    step = 0
 
     better = (lambda a, b: a > b) if objective.mode == "max" else (lambda a, b: a < b)
     best_value = -math.inf if objective.mode == "max" else math.inf
@@ -663,28 +729,43 @@ def train(
         for start in range(0, len(examples), batch_size):
             doc_indices, aux = objective.batch(examples[start : start + batch_size])
             ids, offsets, lengths = train_tokens.gather(doc_indices)
-            ids_t = torch.from_numpy(ids).to(device, non_blocking=True)
-            offsets_t = torch.from_numpy(offsets).to(device, non_blocking=True)
-            lengths_t = torch.from_numpy(lengths).to(device, non_blocking=True)
+            rows, weights = model.rows_of(ids)
+            unique_rows, local = np.unique(rows, return_inverse=True)
+            unique_t = torch.from_numpy(unique_rows).to(device, non_blocking=True)
+            table = model.embedding.detach()[unique_t]
+            if row_optimizer is not None:
+                table.requires_grad_(True)
+            lr = config.learning_rate * schedule(step) * plateau_factor
+            for group in head_optimizer.param_groups:
+                group["lr"] = lr
+            inputs = (
+                table,
+                torch.from_numpy(local.reshape(-1)).to(device, non_blocking=True),
+                torch.from_numpy(offsets).to(device, non_blocking=True),
+                torch.from_numpy(lengths).to(device, non_blocking=True),
+                None if weights is None else torch.from_numpy(weights).to(device, non_blocking=True),
+            )
             if amp_dtype is not None:
                 with torch.autocast(device_type="cuda", dtype=amp_dtype):
-                    outputs = model(ids_t, offsets_t, lengths_t)
+                    outputs = model.head(model.pool_rows(*inputs))
             else:
-                outputs = model(ids_t, offsets_t, lengths_t)
+                outputs = model.head(model.pool_rows(*inputs))
             loss = objective.loss(outputs.float(), aux)
-            for optimizer in optimizers:
-                optimizer.zero_grad(set_to_none=True)
+            head_optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(loss).backward()
-                for optimizer in optimizers:
-                    scaler.step(optimizer)
+                scaler.unscale_(head_optimizer)
+                inverse_scale = 1.0 / scaler.get_scale()
+                if row_optimizer is not None and torch.isfinite(table.grad).all():
+                    row_optimizer.step(unique_t, table.grad * inverse_scale, lr)
+                scaler.step(head_optimizer)
                 scaler.update()
             else:
                 loss.backward()
-                for optimizer in optimizers:
-                    optimizer.step()
-            for scheduler in schedulers:
-                scheduler.step()
+                if row_optimizer is not None:
+                    row_optimizer.step(unique_t, table.grad, lr)
+                head_optimizer.step()
+            step += 1
             loss_sum += loss.detach()
             batches += 1
             docs += len(doc_indices)
@@ -702,13 +783,15 @@ def train(
         record = EpochRecord(
             epoch=epoch,
             train_loss=float(loss_sum) / max(1, batches),
-            learning_rate=optimizers[-1].param_groups[0]["lr"],
+            learning_rate=head_optimizer.param_groups[0]["lr"],
             seconds=time.perf_counter() - epoch_start,
             docs_per_second=docs / train_seconds if train_seconds > 0 else 0.0,
             valid=metrics,
             improved=improved,
         )
         history.append(record)
+        if config.lr_schedule == "plateau" and not improved:
+            plateau_factor *= 0.5
         progress.epoch(record)
         if (
             config.patience is not None

@@ -78,9 +78,15 @@ ValidFraction = Annotated[
 ]
 LrSchedule = Annotated[
     str,
-    typer.Option("--lr-schedule", help="Learning-rate schedule: warm-up + cosine decay, or constant."),
+    typer.Option(
+        "--lr-schedule",
+        help="Learning-rate schedule: plateau (halve after an epoch without improvement), cosine (warm-up + decay) or constant.",
+    ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")]
+Threads = Annotated[
+    int, typer.Option("--threads", help="CPU threads for training steps (1 is fastest on shared machines).")
+]
 NoAmp = Annotated[bool, typer.Option("--no-mixed-precision", help="Train in float32 on CUDA too.")]
 
 
@@ -201,9 +207,10 @@ def train_model2vec(
     max_length: MaxLength = None,
     max_tokens: MaxTokens = 512,
     valid_fraction: ValidFraction = 0.1,
-    lr_schedule: LrSchedule = "cosine",
+    lr_schedule: LrSchedule = "plateau",
     device: Device = "auto",
     no_mixed_precision: NoAmp = False,
+    threads: Threads = 1,
     seed: Seed = 42,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
@@ -248,6 +255,7 @@ def train_model2vec(
             lr_schedule=lr_schedule,
             device=device,
             mixed_precision=not no_mixed_precision,
+            threads=threads,
             seed=seed,
         ),
     )
@@ -292,9 +300,10 @@ def train_contrastive(
     max_length: MaxLength = None,
     max_tokens: MaxTokens = 512,
     valid_fraction: ValidFraction = 0.1,
-    lr_schedule: LrSchedule = "cosine",
+    lr_schedule: LrSchedule = "plateau",
     device: Device = "auto",
     no_mixed_precision: NoAmp = False,
+    threads: Threads = 1,
     seed: Seed = 42,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
@@ -335,6 +344,7 @@ def train_contrastive(
             lr_schedule=lr_schedule,
             device=device,
             mixed_precision=not no_mixed_precision,
+            threads=threads,
             seed=seed,
         ),
     )

@@ -1,0 +1,252 @@
+"""Benchmark: bonepick's train-model2vec beside model2vec's own StaticModelForClassification.fit.
+
+Both train the same head (1 hidden layer of 512) on the same embedded base model, the same
+train/valid/test rows, batch size, learning rate and number of epochs (early stopping off), each
+in a fresh subprocess so peak RSS is its own. Reported: wall time of the fit (tokenization
+included, since model2vec tokenizes inside fit), docs/s per epoch (training + validation of that
+epoch), peak RSS, and macro-F1 on the test split.
+
+Corpora (all real text from ../shared/corpora, nothing synthetic):
+- ``spam``: SpamAssassin ham vs spam (train 4,855 of which 10% held out for validation; test 857).
+- ``pool``: >= 50k documents labelled by their source: fortunes (whole entries), brown_paragraphs
+  (whole paragraph groups), python_docs and spamassassin cut at blank lines into paragraphs of
+  >= 50 characters; python_docs and spamassassin capped at 15,000 train / 2,500 test paragraphs
+  each (seeded sample).
+
+Run under the shared lock, one corpus at a time (each run stays under ~5 minutes on 2 cores):
+
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus spam
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus pool --epochs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+SEED = 20261121
+
+
+def _rows(dataset: str, split: str) -> list[dict]:
+    from bonepick.io import find_shards, read_rows
+
+    return [row for shard in find_shards(CORPORA / dataset / split) for row in read_rows(shard)]
+
+
+def _paragraphs(rows: list[dict]) -> list[str]:
+    return [p.strip() for r in rows for p in re.split(r"\n\s*\n", r["text"]) if len(p.strip()) >= 50]
+
+
+def _sample(items: list, k: int, seed: int) -> list:
+    if len(items) <= k:
+        return items
+    rng = random.Random(seed)
+    return rng.sample(items, k)
+
+
+def build_corpus(name: str, root: Path) -> Path:
+    """Write train/valid/test shards for one corpus (reused when already there)."""
+    from bonepick.io import write_rows
+
+    folder = root / name
+    if (folder / "test" / "part.jsonl.zst").is_file():
+        return folder
+    splits: dict[str, list[dict]] = {}
+    for split in ("train", "test"):
+        if name == "spam":
+            rows = [{"text": r["text"], "label": r["label"]} for r in _rows("spamassassin", split)]
+        else:
+            cap = 15_000 if split == "train" else 2_500
+            rows = [{"text": r["text"], "label": "fortunes"} for r in _rows("fortunes", split)]
+            rows += [{"text": r["text"], "label": "brown"} for r in _rows("brown_paragraphs", split)]
+            for source in ("python_docs", "spamassassin"):
+                paragraphs = _sample(_paragraphs(_rows(source, split)), cap, SEED)
+                rows += [{"text": p, "label": source} for p in paragraphs]
+        random.Random(SEED).shuffle(rows)
+        splits[split] = rows
+    n_valid = len(splits["train"]) // 10
+    splits["valid"], splits["train"] = splits["train"][:n_valid], splits["train"][n_valid:]
+    for split, rows in splits.items():
+        write_rows(folder / split / "part.jsonl.zst", rows)
+    return folder
+
+
+def _read(folder: Path, split: str) -> tuple[list[str], list[str]]:
+    from bonepick.io import read_rows
+
+    rows = list(read_rows(folder / split / "part.jsonl.zst"))
+    return [r["text"] for r in rows], [r["label"] for r in rows]
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out: Path) -> dict:
+    from sklearn.metrics import f1_score
+
+    from bonepick.models import load_model
+    from bonepick.models.model2vec_train import Model2VecTrainConfig, train_model2vec
+    from bonepick.models.trainer import TrainConfig
+
+    config = Model2VecTrainConfig(
+        output_dir=out,
+        num_proc=1,
+        overwrite=True,
+        train=TrainConfig(
+            batch_size=batch_size, min_epochs=epochs, max_epochs=epochs, patience=None, device=device, seed=42
+        ),
+    )
+    start = time.perf_counter()
+    summary = train_model2vec([folder], config)
+    total = time.perf_counter() - start
+    training = summary.card.training
+    n_train = summary.card.data["train_rows"]
+    texts, labels = _read(folder, "test")
+    model = load_model(out)
+    predicted = [model.labels[i] for i in model.predict(texts).argmax(axis=1)]
+    return {
+        "trainer": "bonepick train-model2vec",
+        "fit_seconds": training["tokenize_seconds"] + training["train_seconds"],
+        "total_seconds": total,
+        "docs_per_second_per_epoch": [round(n_train / e["seconds"], 1) for e in training["epochs"]],
+        "peak_rss_mb": _peak_rss_mb(),
+        "test_macro_f1": float(f1_score(labels, predicted, average="macro")),
+        "device": training["device"],
+    }
+
+
+def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, out: Path) -> dict:
+    import model2vec.train.trainer as m2v_trainer
+    from model2vec.train import StaticModelForClassification
+    from sklearn.metrics import f1_score
+    from tqdm import tqdm
+
+    from bonepick.models.base_models import ensure_embedded_model
+
+    epoch_seconds: list[float] = []
+
+    class EpochClock(tqdm):  # model2vec opens one bar per epoch (training steps + that epoch's validation)
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = True
+            super().__init__(*args, **kwargs)
+            self._start = time.perf_counter()
+
+        def __exit__(self, *exc):
+            epoch_seconds.append(time.perf_counter() - self._start)
+            return super().__exit__(*exc)
+
+    m2v_trainer.tqdm = EpochClock
+    base = ensure_embedded_model()
+    x_train, y_train = _read(folder, "train")
+    x_valid, y_valid = _read(folder, "valid")
+    start = time.perf_counter()
+    classifier = StaticModelForClassification.from_pretrained(path=base, n_layers=1, hidden_dim=512)
+    fit_start = time.perf_counter()
+    classifier.fit(
+        x_train,
+        y_train,
+        X_val=x_valid,
+        y_val=y_valid,
+        learning_rate=1e-3,
+        batch_size=batch_size,
+        min_epochs=epochs,
+        max_epochs=epochs,
+        early_stopping_patience=None,
+        device=device,
+        random_seed=42,
+    )
+    fit = time.perf_counter() - fit_start
+    total = time.perf_counter() - start
+    texts, labels = _read(folder, "test")
+    predicted = classifier.predict(texts)
+    return {
+        "trainer": "model2vec StaticModelForClassification.fit",
+        "fit_seconds": fit,
+        "total_seconds": total,
+        "docs_per_second_per_epoch": [round(len(x_train) / s, 1) for s in epoch_seconds],
+        "peak_rss_mb": _peak_rss_mb(),
+        "test_macro_f1": float(f1_score(labels, list(predicted), average="macro")),
+        "device": device,
+    }
+
+
+def _auto_batch_size(n_train: int) -> int:
+    return int(min(max(1, (n_train / 30) // 32), 16) * 32)  # model2vec's rule, also bonepick's default
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=["spam", "pool"], default="spam")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bonepick-bench-model2vec")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--worker", choices=["bonepick", "model2vec"], help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("BONEPICK_CACHE_DIR", str(args.work / "cache"))
+
+    if args.worker:
+        run = worker_bonepick if args.worker == "bonepick" else worker_model2vec
+        result = run(args.data, args.epochs, args.batch_size, args.device, args.work / f"model-{args.worker}")
+        args.result.write_text(json.dumps(result))
+        return
+
+    from bonepick.models.base_models import ensure_embedded_model
+
+    ensure_embedded_model(lambda m: print(m, file=sys.stderr))  # built once, outside the timings
+    folder = build_corpus(args.corpus, args.work / "data")
+    n_train = len(_read(folder, "train")[0])
+    n_valid = len(_read(folder, "valid")[0])
+    n_test = len(_read(folder, "test")[0])
+    batch_size = _auto_batch_size(n_train)
+    print(
+        f"corpus {args.corpus}: train {n_train}, valid {n_valid}, test {n_test}; "
+        f"epochs {args.epochs}, batch {batch_size}, device {args.device}, cpus {os.cpu_count()}"
+    )
+    results = []
+    for worker in ("model2vec", "bonepick"):
+        result_file = args.work / f"result-{worker}.json"
+        command = [
+            sys.executable, __file__, "--worker", worker, "--data", str(folder), "--epochs", str(args.epochs),
+            "--batch-size", str(batch_size), "--device", args.device, "--work", str(args.work),
+            "--result", str(result_file),
+        ]  # fmt: skip
+        subprocess.run(command, check=True)
+        results.append(json.loads(result_file.read_text()))
+    header = (
+        f"{'trainer':44} {'fit s':>8} {'total s':>8} {'docs/s per epoch':>26} {'RSS MB':>8} {'macro-F1':>9}"
+    )
+    print(header)
+    for r in results:
+        per_epoch = ", ".join(f"{v:,.0f}" for v in r["docs_per_second_per_epoch"])
+        print(
+            f"{r['trainer']:44} {r['fit_seconds']:8.1f} {r['total_seconds']:8.1f} {per_epoch:>26} "
+            f"{r['peak_rss_mb']:8.0f} {r['test_macro_f1']:9.4f}"
+        )
+    ratio = results[1]["fit_seconds"] / results[0]["fit_seconds"]
+    delta = results[1]["test_macro_f1"] - results[0]["test_macro_f1"]
+    print(f"bonepick / model2vec fit time: {ratio:.2f}x (target <= 1.10x); macro-F1 difference {delta:+.4f}")
+    if args.json:
+        args.json.write_text(
+            json.dumps({"corpus": args.corpus, "n_train": n_train, "results": results}, indent=2)
+        )
+
+
+if __name__ == "__main__":
+    main()
