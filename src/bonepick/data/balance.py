@@ -62,6 +62,7 @@ def balance_dataset(
     label_expression: str = ".label",
     seed: int = 42,
     splits: Sequence[str] = DEFAULT_SPLITS,
+    compression_level: int | None = None,
     num_proc: int | None = None,
     overwrite: bool = False,
     progress: ProgressSink | None = None,
@@ -122,7 +123,9 @@ def balance_dataset(
                 labels_spill=spill_paths(spill_root, task)[1],
                 expected_rows=scans[task.index].rows,
             )
-        summary = executor.run(KeepStep(seed, plans, "balanced away"), tasks, output_dir, "balance")
+        keep = KeepStep(seed, plans, "balanced away")
+        keep.compression_level = compression_level
+        summary = executor.run(keep, tasks, output_dir, "balance")
     finally:
         shutil.rmtree(spill_root, ignore_errors=True)
 

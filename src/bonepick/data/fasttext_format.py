@@ -45,7 +45,9 @@ BATCH_ROWS = 512
 def clean_text(text: str) -> str:
     """Text that fits on one fastText line: whitespace runs -> one space, ends stripped, and no
     ``__label__`` left anywhere in it (each occurrence loses its two leading underscores)."""
-    text = _SPACE.sub(" ", text).strip()
+    if "\x00" in text:
+        text = text.replace("\x00", " ")
+    text = " ".join(text.split())  # str.split() splits on exactly the characters \s matches
     while LABEL_PREFIX in text:
         text = text.replace(LABEL_PREFIX, "label__")
     return text
@@ -182,6 +184,7 @@ class ConvertStep(Step):
         self.multi_label = multi_label
         self.bins = bins
         self._preparer: Any = None
+        self._label_cache: dict[tuple[type, Any], list[str]] = {}
 
     def setup(self) -> None:
         from bonepick.data.preprocess import TextPreparer
@@ -199,7 +202,11 @@ class ConvertStep(Step):
                 path,
                 line,
             )
-        return [clean_label(value, path, line)]
+        key = (type(value), value)
+        cached = self._label_cache.get(key)
+        if cached is None:
+            cached = self._label_cache[key] = [clean_label(value, path, line)]
+        return cached
 
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         assert task.output is not None

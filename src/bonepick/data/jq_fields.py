@@ -16,7 +16,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from bonepick.data.expressions import Expression
+from bonepick.errors import DataError
 
 # keywords and zero-input builtins that never read the row by themselves
 _SAFE_WORDS = {
@@ -109,8 +112,37 @@ class ProjectedExpression(Expression):
     def __init__(self, source: str) -> None:
         super().__init__(source)
         self.fields = None if self.is_plain_path else referenced_fields(self.source)
+        self._batch: Any = None
 
     def all(self, row: Any, path: Any = None, line: int | None = None) -> list[Any]:
         if self.fields is not None and isinstance(row, dict):
             row = {key: row[key] for key in self.fields if key in row}
         return super().all(row, path, line)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"source": self.source}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["source"])  # type: ignore[misc]
+
+    def all_batch(self, rows: list[dict[str, Any]]) -> list[list[Any]] | None:
+        """Every output for each row, from one jq call for the whole batch (a call per row costs
+        more than the work). None when some row fails: the caller then goes row by row to name it."""
+        if self.is_plain_path:
+            try:
+                return [self.all(row) for row in rows]
+            except DataError:
+                return None
+        if self._batch is None:
+            import jq
+
+            self._batch = jq.compile(f"[{self.source}]")
+        fields = self.fields
+        if fields is not None:
+            rows = [{key: row[key] for key in fields if key in row} for row in rows]
+        text = b"\n".join(map(orjson.dumps, rows)).decode("utf-8")
+        try:
+            out = self._batch.input_text(text).all()
+        except ValueError:
+            return None
+        return out if len(out) == len(rows) else None

@@ -20,19 +20,19 @@ from typing import Any
 
 import numpy as np
 
+from bonepick.data.blocks import iter_blocks, write_rows_raw
 from bonepick.data.scan import ScanResult, ScanStep, spill_paths
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Threshold, find_thresholds, read_spill
 from bonepick.data.sizes import amount_to_rows
 from bonepick.errors import DataError, UsageError
 from bonepick.io.dataset import SPLIT_NAMES, discover_datasets
-from bonepick.io.jsonl import ShardWriter, iter_lines
+from bonepick.io.jsonl import ShardWriter
 from bonepick.io.shards import OUTPUT_SUFFIX
 from bonepick.pipeline import LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask, Step
 from bonepick.pipeline.executor import STATE_DIR
 
 SPLIT_CODES = {"train": 0, "valid": 1, "test": 2}
 _SPLIT_OF_CODE = {code: name for name, code in SPLIT_CODES.items()}
-BATCH_ROWS = 2048
 
 
 @dataclass
@@ -127,20 +127,16 @@ class ReshardStep(Step):
         )
         scan_task = self.scan_tasks[shard]
         stream = KeyStream(self.seed, scan_task.key)
-        batch: list[bytes] = []
         row = 0
-        for _number, raw in iter_lines(scan_task.input):
-            batch.append(raw)
-            row += 1
-            if len(batch) >= BATCH_ROWS or row > stop_row:
-                self._dispatch(
-                    batch, stream.next(len(batch)), shard, row - len(batch), pending, writers, stats
-                )
-                batch = []
+        for block in iter_blocks(scan_task.input):
+            rows = block.rows
+            if row + len(rows) > stop_row + 1:
+                rows = rows[: stop_row + 1 - row]
+            if rows:
+                self._dispatch(rows, stream.next(len(rows)), shard, row, pending, writers, stats)
+                row += len(rows)
             if row > stop_row:
                 return
-        if batch:
-            self._dispatch(batch, stream.next(len(batch)), shard, row - len(batch), pending, writers, stats)
 
     def _dispatch(
         self,
@@ -152,7 +148,12 @@ class ReshardStep(Step):
         writers: dict[str, ShardWriter],
         stats: ShardStats,
     ) -> None:
-        splits = _row_splits(self.sources[shard], keys, shard, first_row).tolist()
+        stats.read(len(batch), sum(map(len, batch)) + len(batch))
+        plan = self.sources[shard]
+        if plan.cut is None:
+            self._dispatch_runs(batch, shard, first_row, pending.get(plan.split), plan.split, writers, stats)
+            return
+        splits = _row_splits(plan, keys, shard, first_row).tolist()
         for offset, raw in enumerate(batch):
             name = _SPLIT_OF_CODE[splits[offset]]
             queue = pending.get(name)
@@ -166,13 +167,46 @@ class ReshardStep(Step):
             writer = writers.get(name)
             if writer is None:
                 writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
-            writer.write_line(raw if raw.endswith(b"\n") else raw + b"\n")
-            stats.read(1, len(raw))
+            writer.write_line(raw + b"\n")
             stats.wrote()
             if position == current.last:
                 writer.close()
                 del writers[name]
                 queue.pop(0)
+
+    def _dispatch_runs(
+        self,
+        batch: list[bytes],
+        shard: int,
+        first_row: int,
+        queue: list[OutputFile] | None,
+        name: str,
+        writers: dict[str, ShardWriter],
+        stats: ShardStats,
+    ) -> None:
+        """The common case, one split per shard: each file takes a contiguous run of the batch."""
+        end_row = first_row + len(batch)  # exclusive
+        while queue:
+            current = queue[0]
+            assert current.first is not None and current.last is not None
+            start = current.first[1] if current.first[0] == shard else 0
+            if current.first[0] > shard:
+                return
+            stop = current.last[1] + 1 if current.last[0] == shard else end_row
+            start, stop = max(start, first_row), min(stop, end_row)
+            if start >= end_row:
+                return
+            writer = writers.get(name)
+            if writer is None:
+                writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
+            write_rows_raw(writer, batch[start - first_row : stop - first_row])
+            stats.wrote(stop - start)
+            if current.last == (shard, stop - 1):
+                writer.close()
+                del writers[name]
+                queue.pop(0)
+                continue
+            return
 
 
 def _file_name(index: int, num_files: int) -> str:
@@ -191,6 +225,7 @@ def reshard_dataset(
     test_split: float | int | None = None,
     valid_split: float | int | None = None,
     seed: int = 42,
+    compression_level: int | None = None,
     num_proc: int | None = None,
     progress: ProgressSink | None = None,
 ) -> ReshardResult:
@@ -318,9 +353,10 @@ def reshard_dataset(
             for start, fs in sorted(by_start.items())
         ]
         for f in empty:
-            with ShardWriter(f.path):
+            with ShardWriter(f.path, level=compression_level):
                 pass
         step = ReshardStep(seed, scan_tasks, sources)
+        step.compression_level = compression_level
         summary = executor.run(step, write_tasks, output_dir, "reshard") if write_tasks else scan
     finally:
         shutil.rmtree(spill_root, ignore_errors=True)

@@ -55,6 +55,7 @@ def sample_dataset(
     target_rows: int | None = None,
     target_bytes: int | None = None,
     seed: int = 42,
+    compression_level: int | None = None,
     num_proc: int | None = None,
     overwrite: bool = False,
     progress: ProgressSink | None = None,
@@ -99,7 +100,9 @@ def sample_dataset(
 
         [threshold] = find_thresholds(lambda: sweep_chunks(seed, tasks, rows, None, weights_of), [budget], 1)
         plans = {t.key: KeepPlan(thresholds=[threshold], expected_rows=rows[t.index]) for t in tasks}
-        summary = executor.run(KeepStep(seed, plans, "not sampled"), tasks, output_dir, "sample")
+        keep = KeepStep(seed, plans, "not sampled")
+        keep.compression_level = compression_level
+        summary = executor.run(keep, tasks, output_dir, "sample")
     finally:
         shutil.rmtree(spill_root, ignore_errors=True)
     totals = summary.totals()

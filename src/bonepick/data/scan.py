@@ -18,14 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from bonepick.data.expressions import Expression, label_to_str
+from bonepick.data.blocks import Block, iter_blocks, select, write_rows_raw
+from bonepick.data.expressions import label_to_str
+from bonepick.data.jq_fields import ProjectedExpression
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Spill, Threshold, read_spill
 from bonepick.errors import DataError
-from bonepick.io.jsonl import ShardWriter, iter_lines, parse_line
+from bonepick.io.jsonl import ShardWriter
 from bonepick.pipeline import ShardStats, ShardTask, Step
 
 BYTES_OUT = "bytes_out"  # stats.extra key: bytes of the lines written
-BATCH_ROWS = 2048  # rows held at once in pass 2 (bounded memory, vectorised decisions)
 
 
 @dataclass
@@ -50,7 +51,7 @@ class ScanStep(Step):
 
     def __init__(self, spill_root: Path, label_expression: str | None = None) -> None:
         self.spill_root = Path(spill_root)
-        self.label_expression = Expression(label_expression) if label_expression else None
+        self.label_expression = ProjectedExpression(label_expression) if label_expression else None
 
     def run(self, task: ShardTask, stats: ShardStats) -> ScanResult:
         sizes_path, labels_path = spill_paths(self.spill_root, task)
@@ -59,29 +60,21 @@ class ScanStep(Step):
         codes: dict[str, int] = {}
         counts: Counter[int] = Counter()
         result = ScanResult()
-        path = task.input
         try:
-            for number, raw in iter_lines(path):
-                size = len(raw) if raw.endswith(b"\n") else len(raw) + 1
-                stats.read(1, size)
-                row = parse_line(raw, path, number)
-                sizes.append(size)
-                result.rows += 1
-                result.bytes += size
+            for block in iter_blocks(task.input):
+                parsed = block.parse()
+                block_sizes = block.sizes()
+                sizes.extend(block_sizes)
+                nbytes = sum(block_sizes)
+                stats.read(len(parsed), nbytes)
+                result.rows += len(parsed)
+                result.bytes += nbytes
                 if labels is not None:
-                    assert self.label_expression is not None
-                    value = self.label_expression.first(row, path, number)
-                    if isinstance(value, dict | list):
-                        raise DataError(
-                            f"label expression '{self.label_expression.source}' gave a "
-                            f"{type(value).__name__}; balancing needs one label per row",
-                            path,
-                            number,
-                        )
-                    label = label_to_str(value)
-                    code = codes.setdefault(label, len(codes))
-                    labels.append(code)
-                    counts[code] += 1
+                    block_codes = [
+                        codes.setdefault(label, len(codes)) for label in self._labels(block, parsed)
+                    ]
+                    labels.extend(block_codes)
+                    counts.update(block_codes)
         except BaseException:
             sizes.abort()
             if labels is not None:
@@ -93,6 +86,26 @@ class ScanStep(Step):
         result.labels = list(codes)
         result.label_counts = [counts[i] for i in range(len(codes))]
         return result
+
+    def _labels(self, block: Block, parsed: list[dict[str, Any]]) -> list[str]:
+        expression = self.label_expression
+        assert expression is not None
+        out = []
+        for index, row in enumerate(parsed):
+            try:
+                value = expression.first(row)
+            except DataError:
+                expression.first(row, block.path, block.line_number(index))  # raises, naming the line
+                raise
+            if isinstance(value, dict | list):
+                raise DataError(
+                    f"label expression '{expression.source}' gave a "
+                    f"{type(value).__name__}; balancing needs one label per row",
+                    block.path,
+                    block.line_number(index),
+                )
+            out.append(value if isinstance(value, str) else label_to_str(value))
+        return out
 
 
 def sweep_chunks(
@@ -149,17 +162,15 @@ class KeepStep(Step):
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         assert task.output is not None
         plan = self.plans.get(task.key, KeepPlan())
-        path = task.input
         with ShardWriter(task.output, level=self.compression_level) as writer:
             if plan.thresholds is None:
                 written = 0
-                for number, raw in iter_lines(path):
-                    stats.read(1, len(raw))
-                    parse_line(raw, path, number)
-                    line = raw if raw.endswith(b"\n") else raw + b"\n"
-                    writer.write_line(line)
-                    written += len(line)
-                    stats.wrote()
+                for block in iter_blocks(task.input):
+                    block.parse()  # every row checked, written as it is
+                    nbytes = write_rows_raw(writer, block.rows)
+                    written += nbytes
+                    stats.read(len(block.rows), nbytes)
+                    stats.wrote(len(block.rows))
                 stats.add(BYTES_OUT, written)
                 return
             self._select(task, plan, writer, stats)
@@ -173,41 +184,27 @@ class KeepStep(Step):
         stream = KeyStream(self.seed, task.key)
         shard = task.index
         seen = 0
-        batch: list[bytes] = []
-
-        def flush() -> None:
-            nonlocal seen
-            if not batch:
-                return
-            keys = stream.next(len(batch))
+        for block in iter_blocks(task.input):
+            rows = block.rows
+            count = len(rows)
+            if not count:
+                continue
+            stats.read(count, sum(map(len, rows)) + count)
+            keys = stream.next(count)
             if codes is not None:
-                if seen + len(batch) > len(codes):
+                if seen + count > len(codes):
                     raise DataError("the shard changed while it was being processed", task.input)
-                group = np.asarray(codes[seen : seen + len(batch)], dtype=np.int64)
+                group = np.asarray(codes[seen : seen + count], dtype=np.int64)
+                tk, ts, tr = thr_key[group], thr_shard[group], thr_row[group]
             else:
-                group = np.zeros(len(batch), dtype=np.int64)
-            tk, ts, tr = thr_key[group], thr_shard[group], thr_row[group]
-            rows = np.arange(seen, seen + len(batch))
-            keep = (keys < tk) | ((keys == tk) & ((shard < ts) | ((shard == ts) & (rows <= tr))))
-            kept = kept_bytes = 0
-            for raw, flag in zip(batch, keep.tolist(), strict=True):
-                if flag:
-                    line = raw if raw.endswith(b"\n") else raw + b"\n"
-                    writer.write_line(line)
-                    kept += 1
-                    kept_bytes += len(line)
-            stats.wrote(kept)
-            stats.add(BYTES_OUT, kept_bytes)
-            if len(batch) - kept:
-                stats.skip(self.skip_reason, len(batch) - kept)
-            seen += len(batch)
-            batch.clear()
-
-        for _number, raw in iter_lines(task.input):
-            stats.read(1, len(raw))
-            batch.append(raw)
-            if len(batch) >= BATCH_ROWS:
-                flush()
-        flush()
+                tk, ts, tr = thr_key[0], thr_shard[0], thr_row[0]
+            index = np.arange(seen, seen + count)
+            keep = (keys < tk) | ((keys == tk) & ((shard < ts) | ((shard == ts) & (index <= tr))))
+            chosen = select(rows, keep.tolist())
+            stats.add(BYTES_OUT, write_rows_raw(writer, chosen))
+            stats.wrote(len(chosen))
+            if count - len(chosen):
+                stats.skip(self.skip_reason, count - len(chosen))
+            seen += count
         if plan.expected_rows is not None and seen != plan.expected_rows:
             raise DataError("the shard changed while it was being processed", task.input)

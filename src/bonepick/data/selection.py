@@ -161,6 +161,10 @@ class Spill:
         if len(self._buffer) >= KEY_CHUNK:
             self._flush()
 
+    def extend(self, values: list[int]) -> None:
+        self._flush()
+        np.asarray(values, dtype="<u4").tofile(self._file)
+
     def _flush(self) -> None:
         if self._buffer:
             np.asarray(self._buffer, dtype="<u4").tofile(self._file)

@@ -19,6 +19,8 @@ from bonepick.io.dataset import discover_datasets
 from bonepick.pipeline import LocalExecutor, MapStep, ProgressSink, RunSummary, ShardStats, ShardTask
 from bonepick.pipeline.tasks import plan_mirrored_tasks
 
+BATCH_ROWS = 256
+
 
 class TransformStep(MapStep):
     name = "transform"
@@ -41,7 +43,26 @@ class TransformStep(MapStep):
     def map_rows(
         self, rows: Iterator[tuple[Path, int, dict[str, Any]]], stats: ShardStats, task: ShardTask
     ) -> Iterator[Any]:
-        for path, line, row in rows:
+        batch: list[tuple[Path, int, dict[str, Any]]] = []
+        for item in rows:
+            batch.append(item)
+            if len(batch) >= BATCH_ROWS:
+                yield from self._batch(batch, stats)
+                batch = []
+        yield from self._batch(batch, stats)
+
+    def _batch(self, batch: list[tuple[Path, int, dict[str, Any]]], stats: ShardStats) -> Iterator[Any]:
+        if not batch:
+            return
+        outputs = [expression.all_batch([row for _, _, row in batch]) for _, _, expression in self.parts]
+        if all(out is not None for out in outputs) and all(v for out in outputs for v in out):  # type: ignore[union-attr]
+            for index, (_path, _line, row) in enumerate(batch):
+                yield self.merge(
+                    row,
+                    [(field, out[index][0]) for (field, _, _), out in zip(self.parts, outputs, strict=True)],
+                )  # type: ignore[index]
+            return
+        for path, line, row in batch:  # some row fails or yields nothing: find it, name it
             results = []
             for field, flag, expression in self.parts:
                 try:
@@ -83,6 +104,7 @@ def transform_dataset(
     label_expression: str | None = None,
     keep_fields: bool = True,
     skip_errors: bool = False,
+    compression_level: int | None = None,
     num_proc: int | None = None,
     overwrite: bool = False,
     progress: ProgressSink | None = None,
@@ -91,6 +113,7 @@ def transform_dataset(
     if not text_expression and not label_expression:
         raise UsageError("nothing to do: give -t/--text-transform and/or -l/--label-transform")
     step = TransformStep(text_expression, label_expression, keep_fields, skip_errors)
+    step.compression_level = compression_level
     tasks = plan_mirrored_tasks(discover_datasets(inputs), output_dir)
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
     return executor.run(step, tasks, output_dir, "transform")

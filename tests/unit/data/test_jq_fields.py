@@ -55,3 +55,12 @@ def test_referenced_fields(source: str, fields: set[str] | None) -> None:
 )
 def test_projection_gives_the_same_result(source: str) -> None:
     assert ProjectedExpression(source).all(ROW) == Expression(source).all(ROW)
+
+
+def test_batched_jq_matches_row_by_row() -> None:
+    rows = [{**ROW, "score": s, "label": lab} for s, lab in [(1, "a"), (3, "b"), (0, None), (5, "pos")]]
+    for source in ("{score: (if .score < 2 then 0 else 1 end)}", ".label", "{n: length}", ".tags[]"):
+        expression = ProjectedExpression(source)
+        assert expression.all_batch(rows) == [Expression(source).all(row) for row in rows]
+    # a failing row makes the batch give up, so the caller can name the row
+    assert ProjectedExpression(".score + .label").all_batch(rows) is None

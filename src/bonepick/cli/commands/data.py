@@ -157,6 +157,7 @@ def transform_dataset(
             "--skip-errors", help="Skip (and count) rows where an expression fails or yields nothing."
         ),
     ] = False,
+    compression_level: CompressionLevel = None,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -177,6 +178,7 @@ def transform_dataset(
         label_expression=label_transform,
         keep_fields=keep_fields,
         skip_errors=skip_errors,
+        compression_level=compression_level,
         num_proc=check_num_proc(num_proc),
         overwrite=overwrite,
         progress=progress(),
@@ -196,6 +198,7 @@ def balance_dataset(
         str,
         typer.Option("--splits", help="Comma-separated splits to balance; other splits are copied as is."),
     ] = "train",
+    compression_level: CompressionLevel = None,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -217,6 +220,7 @@ def balance_dataset(
         label_expression=label_expression,
         seed=seed,
         splits=parse_splits(splits),
+        compression_level=compression_level,
         num_proc=check_num_proc(num_proc),
         overwrite=overwrite,
         progress=progress(),
@@ -252,6 +256,7 @@ def sample_dataset(
     ] = None,
     target_rows: Annotated[int | None, typer.Option("--target-rows", help="Number of rows to keep.")] = None,
     seed: Seed = 42,
+    compression_level: CompressionLevel = None,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
 ) -> None:
@@ -274,6 +279,7 @@ def sample_dataset(
         target_rows=target_rows,
         target_bytes=parse_size(target_size) if target_size is not None else None,
         seed=seed,
+        compression_level=compression_level,
         num_proc=check_num_proc(num_proc),
         overwrite=overwrite,
         progress=progress(),
@@ -309,6 +315,7 @@ def reshard_dataset(
         ),
     ] = None,
     seed: Seed = 42,
+    compression_level: CompressionLevel = None,
     num_proc: NumProc = None,
 ) -> None:
     """Rewrite a dataset as N files of near-equal size per split.
@@ -330,6 +337,7 @@ def reshard_dataset(
         test_split=parse_amount(test_split_frac, "--test-split-frac"),
         valid_split=parse_amount(valid_split_frac, "--valid-split-frac"),
         seed=seed,
+        compression_level=compression_level,
         num_proc=check_num_proc(num_proc),
         progress=progress(),
     )

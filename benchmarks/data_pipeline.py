@@ -1,0 +1,220 @@
+"""Throughput and peak memory of the data pipeline stages beside the raw decode rate.
+
+Builds zstd datasets from ../shared/corpora (real rows of four corpora, repeated) under a temp
+folder, then runs each stage in a fresh subprocess (so its peak RSS is its own) with 1 and 2
+processes:
+
+  raw        in-process zstandard stream decode + orjson parse of every line (1 process)
+  transform  jq label transform {score: (if .label == "spam" then 0 else 1 end)}, rows merged
+  convert    convert-to-fasttext, whitespace normalizer
+  balance    balance-dataset on .label (exact, seeded)
+  sample     sample-dataset --target-size (a third of the bytes)
+  reshard    reshard-dataset -n 5
+
+MB/s are uncompressed input JSON bytes per second of wall time; "per proc" divides by the
+process count. Peak RSS is the largest resident set of the main process and of any worker.
+A second, twice as large dataset (same shard count, twice the rows per shard) shows whether
+peak memory grows with the data for balance, sample and reshard.
+
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/data_pipeline.py [--mb 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+import zstandard
+
+from bonepick.io import read_rows, write_rows
+
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+STAGES = ("transform", "convert", "balance", "sample", "reshard")
+PASS_THROUGH = ("transform", "balance", "sample", "reshard")
+# full rewrites are bound by zstd compression; also shown writing zstd level 1
+LEVEL_1 = ("transform", "reshard")
+
+
+def build(root: Path, target_mb: float, shards: int) -> tuple[int, int]:
+    """Real rows, repeated in order until ``target_mb``, cut into ``shards`` equal runs."""
+    rows = [
+        r
+        for name in ("spamassassin", "brown_paragraphs", "python_docs", "fortunes")
+        for p in sorted((CORPORA / name / "train").glob("*.jsonl.zst"))
+        for r in read_rows(p)
+    ]
+    sizes = [len(orjson.dumps(r)) + 1 for r in rows]
+    picked: list[int] = []
+    total = 0
+    while total < target_mb * 1e6:
+        index = len(picked) % len(rows)
+        picked.append(index)
+        total += sizes[index]
+    per_shard = -(-len(picked) // shards)
+    for s in range(shards):
+        chunk = picked[s * per_shard : (s + 1) * per_shard]
+        write_rows(root / "train" / f"shard_{s:03d}.jsonl.zst", (rows[i] for i in chunk))
+    return len(picked), total
+
+
+def raw_decode(root: Path) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) to decode and parse every line in this process."""
+    start, cpu = time.perf_counter(), time.process_time()
+    loads = orjson.loads
+    for path in sorted(root.rglob("*.jsonl.zst")):
+        with open(path, "rb") as fh:
+            reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20)
+            for line in reader:
+                loads(line)
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int, level: int | None) -> None:
+    """Runs in the child process: one stage, then its timings and peak RSS as JSON. The library
+    is imported before the clocks start; worker start-up (spawn, imports) is counted."""
+    import bonepick.data.balance
+    import bonepick.data.fasttext_format
+    import bonepick.data.reshard
+    import bonepick.data.sample
+    import bonepick.data.transform  # noqa: F401
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    if stage == "transform":
+        from bonepick.data.transform import transform_dataset
+
+        transform_dataset(
+            [source],
+            out,
+            label_expression='{score: (if .label == "spam" then 0 else 1 end)}',
+            compression_level=level,
+            num_proc=procs,
+        )
+    elif stage == "convert":
+        from bonepick.data.fasttext_format import convert_to_fasttext
+
+        convert_to_fasttext([source], out, normalizer="whitespace", num_proc=procs)
+    elif stage == "balance":
+        from bonepick.data.balance import balance_dataset
+
+        balance_dataset([source], out, compression_level=level, num_proc=procs)
+    elif stage == "sample":
+        from bonepick.data.sample import sample_dataset
+
+        sample_dataset([source], out, target_bytes=total_bytes // 3, compression_level=level, num_proc=procs)
+    elif stage == "reshard":
+        from bonepick.data.reshard import reshard_dataset
+
+        reshard_dataset([source], out, num_files=5, compression_level=level, num_proc=procs)
+    seconds = time.perf_counter() - start
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = me.ru_utime + me.ru_stime - before.ru_utime - before.ru_stime + kids.ru_utime + kids.ru_stime
+    result = {
+        "seconds": seconds,
+        "cpu": cpu,
+        "rss_main_mb": me.ru_maxrss / 1024,
+        "rss_worker_mb": kids.ru_maxrss / 1024,
+    }
+    print(json.dumps(result))
+
+
+def measure(
+    stage: str, source: Path, out: Path, procs: int, total_bytes: int, level: int | None = None
+) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    command = [
+        sys.executable,
+        __file__,
+        "--stage",
+        stage,
+        "--source",
+        str(source),
+        "--out",
+        str(out),
+        "--procs",
+        str(procs),
+        "--bytes",
+        str(total_bytes),
+        *(["--level", str(level)] if level is not None else []),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    shutil.rmtree(out, ignore_errors=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mb", type=float, default=100.0, help="uncompressed size of the main dataset")
+    parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--stage", choices=STAGES)
+    parser.add_argument("--source", type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--procs", type=int, default=1)
+    parser.add_argument("--bytes", type=int, default=0)
+    parser.add_argument("--level", type=int, default=None)
+    args = parser.parse_args()
+    if args.stage:
+        run_stage(args.stage, args.source, args.out, args.procs, args.bytes, args.level)
+        return
+
+    work = Path(tempfile.mkdtemp(prefix="bonepick-data-bench-"))
+    try:
+        small = work / "small"
+        rows, nbytes = build(small, args.mb, args.shards)
+        mb = nbytes / 1e6
+        raw_wall, raw_cpu = raw_decode(small)
+        raw_rate, raw_cpu_rate = mb / raw_wall, mb / raw_cpu
+        print(f"dataset: {rows:,} rows, {mb:.0f} MB uncompressed JSON in {args.shards} zstd shards")
+        print(
+            f"raw zstd+orjson decode, 1 process: {raw_rate:.1f} MB/s wall, {rows / raw_wall:,.0f} docs/s;"
+            f" {raw_cpu_rate:.1f} MB per CPU-second"
+        )
+        print(
+            "\nMB/s = input MB per wall second; per proc = that / processes; CPU = input MB per CPU-second"
+            "\n(stage and its workers, worker start-up included): the per-process rate without other load."
+        )
+        header = (
+            f"{'stage':<19}{'procs':>5} {'MB/s':>7} {'per proc':>8} {'docs/s/proc':>11} {'CPU MB/s':>9}"
+            f" {'CPU vs raw':>10} {'RSS main':>9} {'worker':>7}"
+        )
+        print(header)
+        first_size: dict[str, float] = {}
+        runs = [(stage, None) for stage in STAGES] + [(stage, 1) for stage in LEVEL_1]
+        for stage, level in runs:
+            for procs in (1, 2):
+                r = measure(stage, small / "train", work / "out", procs, nbytes, level)
+                if procs == 1 and level is None:
+                    first_size[stage] = r["rss_main_mb"]
+                rate = mb / r["seconds"]
+                cpu_rate = mb / r["cpu"]
+                mark = ""
+                if stage in PASS_THROUGH:
+                    mark = "  >= 50%" if cpu_rate >= 0.5 * raw_cpu_rate else "  < 50%"
+                name = stage if level is None else f"{stage} (zstd -1)"
+                print(
+                    f"{name:<19}{procs:>5} {rate:7.1f} {rate / procs:8.1f} {rows / r['seconds'] / procs:11,.0f}"
+                    f" {cpu_rate:9.1f} {cpu_rate / raw_cpu_rate:10.0%} {r['rss_main_mb']:6.0f} MB"
+                    f" {r['rss_worker_mb']:4.0f} MB{mark}"
+                )
+        big = work / "big"
+        big_rows, big_bytes = build(big, 2 * args.mb, args.shards)
+        shutil.rmtree(small)
+        print(f"\npeak RSS with -p 1, {mb:.0f} MB vs {big_bytes / 1e6:.0f} MB input (same shard count)")
+        for stage in ("balance", "sample", "reshard"):
+            r = measure(stage, big / "train", work / "out", 1, big_bytes)
+            print(f"{stage:<15} {first_size[stage]:6.0f} MB -> {r['rss_main_mb']:6.0f} MB")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Block reading must agree with the line reader: same rows, blank lines skipped, true line numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bonepick.data.blocks import iter_blocks
+from bonepick.errors import DataError
+from bonepick.io import read_rows, write_rows
+from bonepick.io.jsonl import iter_lines
+from tests.conftest import SPAM
+
+
+def test_blocks_match_iter_lines_on_real_shards(tmp_path: Path) -> None:
+    rows = list(read_rows(SPAM / "test" / "part_00.jsonl.zst"))
+    shard = tmp_path / "a.jsonl.gz"
+    write_rows(shard, rows)
+    for path in (shard, SPAM / "train" / "part_01.jsonl.zst"):
+        expected = [raw.rstrip(b"\n") for _, raw in iter_lines(path)]
+        got = [raw for block in iter_blocks(path, block_bytes=4096) for raw in block.rows]
+        assert got == expected
+
+
+def test_blank_lines_crlf_and_error_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"a": 1}\r\n\n   \n\r\n{"a": 2}\n\t\n{"a": 3}')  # no final newline
+    blocks = list(iter_blocks(path, block_bytes=5))
+    rows = [raw for b in blocks for raw in b.rows]
+    assert rows == [b'{"a": 1}\r', b'{"a": 2}', b'{"a": 3}']
+    assert [r for b in blocks for r in b.parse()] == [{"a": 1}, {"a": 2}, {"a": 3}]
+    assert len(rows) == sum(1 for _ in iter_lines(path))
+
+    path.write_bytes(b'{"a": 1}\n\n{"a": 2}\n\n\n{"a": \n{"a": 4}\n')
+    with pytest.raises(DataError, match=r"x\.jsonl:6: malformed JSON"):
+        for block in iter_blocks(path, block_bytes=7):
+            block.parse()
+    path.write_bytes(b'{"a": 1}\n[1]\n')
+    with pytest.raises(DataError, match=r"x\.jsonl:2: expected a JSON object"):
+        for block in iter_blocks(path):
+            block.parse()
