@@ -39,7 +39,14 @@ def _options(command) -> str:
 def render_reference() -> str:
     group = typer.main.get_command(app)
     by_panel: dict[str, list[tuple[str, str, str]]] = {}
+    entries = []
     for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        if subcommands:  # a sub-command group: list each of its commands
+            entries += [(f"{name} {sub_name}", sub) for sub_name, sub in subcommands.items()]
+        else:
+            entries.append((name, command))
+    for name, command in entries:
         if getattr(command, "hidden", False):
             continue
         panel = getattr(command, "rich_help_panel", None) or "Other"
