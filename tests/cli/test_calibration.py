@@ -101,7 +101,7 @@ def test_log_linear_and_several_outputs(cli, scored: Path) -> None:
         "-m",
         "log-linear",
     )
-    assert "log-linear calibration fitted on 200 rows" in result.output
+    assert "log-linear fit, 200 rows" in result.output
     assert "| log)" in result.output and "[(.proba.ham), (.proba.spam)]" in result.output
 
 

@@ -69,23 +69,30 @@ def compare_results(paths: Sequence[str | Path], signature: str | None = None) -
     tasks = {r["metrics"].get("task", "classification") for r in records}
     if len(tasks) > 1:
         warnings.append(f"the results mix tasks ({', '.join(sorted(tasks))}); only shared metrics line up")
-    keys: list[tuple[tuple[str, ...], str]] = []
+    paths_by_name: dict[str, list[tuple[str, ...]]] = {}  # display name -> key paths, in first-seen order
     for record in records:
-        for key in headline(record["metrics"]):
-            if key not in keys:
-                keys.append(key)
+        for key, name in headline(record["metrics"]):
+            if key not in paths_by_name.setdefault(name, []):
+                paths_by_name[name].append(key)
     rows: list[list[Any]] = [
         ["model kind / task", *[f"{r['model'].get('kind')} / {r['model'].get('task')}" for r in records]],
         ["test signature", *[str(r.get("signature")) for r in records]],
         ["test rows", *[r.get("data", {}).get("rows", MISSING) for r in records]],
     ]
-    for key, name in keys:
-        values = [lookup(r["metrics"], key) for r in records]
+    for name, keys in paths_by_name.items():
+        values = [
+            next((v for v in (lookup(r["metrics"], k) for k in keys) if v is not None), None) for r in records
+        ]
         if all(v is None for v in values):
             continue
-        rows.append([name, *_mark_best(key, values)])
-    rows.append(["docs/s", *[r.get("timing", {}).get("docs_per_second") or MISSING for r in records]])
+        rows.append([name, *_mark_best(keys[0], values)])
+    rows.append(["docs/s (scoring)", *[_rate(r) for r in records]])
     title = f"{len(records)} results compared (* best)"
     return Comparison(
         title, ["metric", *_column_names(records, files)], rows, [str(f) for f in files], warnings
     )
+
+
+def _rate(record: dict[str, Any]) -> Any:
+    rate = record.get("timing", {}).get("docs_per_second")
+    return round(rate) if isinstance(rate, int | float) else MISSING

@@ -57,9 +57,10 @@ class Evaluation:
     predictions: np.ndarray  # probabilities (n, k) or scores (n,)
     signature: str
     metrics: dict[str, Any]
-    seconds: float
-    load_seconds: float
-    predict_seconds: float
+    seconds: float  # everything: loading, reading, predicting, metrics
+    load_seconds: float  # loading the model
+    stream_seconds: float  # reading, preparing and scoring the rows
+    predict_seconds: float  # of which inside the model's predict
     created: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
 
     @property
@@ -80,9 +81,8 @@ class Evaluation:
 
     @property
     def docs_per_second(self) -> float | None:
-        """Rows read, prepared and scored per second, model loading excluded."""
-        streaming = self.seconds - self.load_seconds
-        return self.rows / streaming if streaming > 0 else None
+        """Rows read, prepared and scored per second (model loading and metrics excluded)."""
+        return self.rows / self.stream_seconds if self.stream_seconds > 0 else None
 
     def truth_groups(self) -> np.ndarray:
         """Index of each row's true label in :attr:`labels` (one group per row), for plots."""
@@ -128,6 +128,7 @@ class Evaluation:
             "timing": {
                 "seconds": self.seconds,
                 "load_seconds": self.load_seconds,
+                "stream_seconds": self.stream_seconds,
                 "predict_seconds": self.predict_seconds,
                 "docs_per_second": self.docs_per_second,
             },
@@ -228,7 +229,7 @@ class _LabelEncoder:
             ) from None
         if not np.isfinite(number):
             raise DataError(f"label {value!r} is not a finite number", path, line)
-        return number, number
+        return number, label_to_str(number)  # "1" like the class name "1": same rows, same signature
 
 
 def _iter_examples(
@@ -320,6 +321,7 @@ def evaluate_model(
         order.clear()
 
     progress.start(f"eval {model_dir.name}", len(sources))
+    stream_started = time.perf_counter()
     try:
         for path, line, text, value, prepared in _iter_examples(sources, text_expr, label_expr, progress):
             encoded, canonical = encoder.encode(value, path, line)
@@ -332,6 +334,7 @@ def evaluate_model(
         flush()
     finally:
         progress.stop()
+    stream_seconds = time.perf_counter() - stream_started
 
     if not truth:
         where = ", ".join(str(d) for d in dataset_dirs)
@@ -357,6 +360,7 @@ def evaluate_model(
         metrics=metrics,
         seconds=time.perf_counter() - started,
         load_seconds=load_seconds,
+        stream_seconds=stream_seconds,
         predict_seconds=predict_seconds,
     )
 

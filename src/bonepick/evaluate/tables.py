@@ -69,7 +69,7 @@ def classification_tables(metrics: dict[str, Any], rows: int) -> list[Table]:
         Table("Per class", CLASS_COLUMNS, _class_rows(metrics, ("macro", "weighted"))),
         Table("Summary", ["metric", "value"], summary),
         Table(
-            "Confusion matrix (rows: true, columns: predicted)",
+            "Confusion matrix",
             ["true \\ predicted", *labels],
             [[label, *counts] for label, counts in zip(labels, metrics["confusion_matrix"], strict=True)],
         ),
@@ -124,7 +124,7 @@ def scalar_tables(metrics: dict[str, Any], rows: int) -> list[Table]:
     if metrics["auc_at_least"]:
         tables.append(
             Table(
-                "AUC of the score for label >= t",
+                "AUC for label >= t",
                 ["threshold t", "ROC-AUC"],
                 [[t, _v(a)] for t, a in metrics["auc_at_least"].items()],
             )
@@ -154,7 +154,10 @@ def metric_tables(metrics: dict[str, Any], rows: int) -> list[Table]:
 
 
 def headline(metrics: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
-    """(key path, display name) of the metrics that matter most for comparing models of a task."""
+    """(key path, display name) of the metrics that matter most for comparing models of a task.
+
+    Metrics that mean the same on ordinal labels share a display name (a classifier's ordinal
+    Spearman and a regressor's Spearman), so ``compare`` puts them on one row."""
     task = metrics.get("task", "classification")
     if task in ("regression", "ranking"):
         keys = [
@@ -192,9 +195,9 @@ def headline(metrics: dict[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     ordinal = metrics.get("ordinal")
     if ordinal:
         keys += [
-            (("ordinal", "mae"), "MAE (ordinal)"),
-            (("ordinal", "spearman"), "Spearman (ordinal)"),
-            (("ordinal", "kendall"), "Kendall (ordinal)"),
+            (("ordinal", "mae"), "MAE"),
+            (("ordinal", "spearman"), "Spearman"),
+            (("ordinal", "kendall"), "Kendall tau-b"),
         ]
         keys += [(("ordinal", "auc_at_least", t), f"AUC label >= {t}") for t in ordinal["auc_at_least"]]
     return keys

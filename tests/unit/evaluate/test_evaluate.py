@@ -143,3 +143,20 @@ def test_ordinal_classifier(sk_formality_classifier: Path) -> None:
     assert list(m["per_class"]) == ["0", "1", "2"]
     assert set(m["ordinal"]["auc_at_least"]) == {"1", "2"}
     assert m["ordinal"]["spearman"] > 0.3
+
+
+def test_classifier_and_regressor_line_up_in_compare(
+    sk_formality_classifier: Path, sk_formality_regressor: Path
+) -> None:
+    from bonepick.evaluate.compare import compare_results
+
+    clf = evaluate_model(sk_formality_classifier, [BROWN])
+    reg = evaluate_model(sk_formality_regressor, [BROWN])
+    assert clf.signature == reg.signature  # class "1" and value 1.0 are the same label
+    comparison = compare_results([clf.save(), reg.save()])
+    assert not any("different test data" in w for w in comparison.warnings)
+    rows = {row[0]: row[1:] for row in comparison.rows}
+    for shared in ("Spearman", "Kendall tau-b", "MAE", "AUC label >= 1", "AUC label >= 2"):
+        assert all(value != "-" for value in rows[shared]), shared
+    assert rows["accuracy"][1] == "-" and rows["R²"][0] == "-"
+    assert sum(str(v).endswith("*") for v in rows["Spearman"]) == 1

@@ -111,9 +111,7 @@ def eval_calibration(
         ],
     )
     if auc["at_least"]:
-        output.table(
-            "AUC of the score for label >= t", ["t", "AUC"], [[t, _v(a)] for t, a in auc["at_least"].items()]
-        )
+        output.table("AUC for label >= t", ["t", "AUC"], [[t, _v(a)] for t, a in auc["at_least"].items()])
     per_label = result.get("per_label") or {}
     if per_label:
         output.table(
@@ -187,13 +185,13 @@ def train_calibration(
     fit = fit_calibration(data, method)
     inputs = fit.quality["inputs"]
     output.table(
-        f"{method} calibration fitted on {data.rows:,} rows",
+        f"{method} fit, {data.rows:,} rows",
         ["output", "weight", "Spearman with label"],
         [[name, w, _v(inputs.get(name))] for name, w in fit.weights.items()] + [["(bias)", fit.bias, "-"]],
     )
     fitted = fit.quality["fitted"]
     output.table(
-        "Calibrated score vs label (on the fitting rows)",
+        "Fit quality (fitting rows)",
         ["metric", "value"],
         [
             ["label range (clip)", f"[{fit.low:g}, {fit.high:g}]"],

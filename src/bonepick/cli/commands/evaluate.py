@@ -115,8 +115,8 @@ def _run(
     card = evaluation.card
     output.info(
         f"{card.kind} {card.task} model {model_dir}: {evaluation.rows:,} rows from {len(evaluation.sources)} "
-        f"file(s) in {evaluation.seconds:.1f}s ({evaluation.docs_per_second or 0:,.0f} docs/s after "
-        f"{evaluation.load_seconds:.1f}s loading the model)"
+        f"file(s) scored at {evaluation.docs_per_second or 0:,.0f} docs/s ({evaluation.seconds:.1f}s in all, "
+        f"{evaluation.load_seconds:.1f}s of it loading the model)"
     )
     for table in metric_tables(evaluation.metrics, evaluation.rows):
         output.table(table.title, table.columns, table.rows)

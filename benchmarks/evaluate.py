@@ -1,0 +1,88 @@
+"""Eval throughput: bonepick's evaluation loop against calling the model directly.
+
+For one model folder and one dataset's test split, times (best of --repeat runs):
+
+- ``eval``: ``evaluate_model`` reading the shards, applying the card's preprocessing, scoring in
+  batches, hashing rows for the signature (model loading and metric computation excluded, which
+  are reported separately);
+- ``Classifier.predict(list)``: bonepick's model wrapper on every text at once (same
+  preprocessing, texts already in memory);
+- for fastText, ``bindings predict(list, k=-1)``: the fastText bindings on texts already prepared.
+
+Run it under the shared lock:
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/evaluate.py -m MODEL_DIR -d DATASET_DIR
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from bonepick.data.expressions import Expression
+from bonepick.evaluate.evaluate import EvalOptions, evaluate_model
+from bonepick.evaluate.sources import resolve_sources
+from bonepick.io import read_rows
+from bonepick.models import ModelCard, load_model
+
+
+def best_of(repeat: int, func) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    # benchmarks/fasttext.py would shadow the fasttext package (imported lazily by the model)
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-m", "--model-dir", type=Path, required=True)
+    parser.add_argument("-d", "--dataset-dir", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    args = parser.parse_args()
+
+    card = ModelCard.load(args.model_dir)
+    text_expr = Expression(card.text_expression)
+    texts = [
+        text_expr.text(row)
+        for source in resolve_sources([args.dataset_dir])
+        for row in read_rows(source.path)
+    ]
+    n = len(texts)
+    chars = sum(map(len, texts))
+    model = load_model(args.model_dir)
+    print(f"model: {args.model_dir} ({card.kind} {card.task}), normalizer {card.normalizer}")
+    print(f"data: {args.dataset_dir} test split, {n:,} docs, {chars / n:,.0f} chars/doc on average")
+
+    options = EvalOptions(batch_size=args.batch_size)
+    runs = [evaluate_model(args.model_dir, [args.dataset_dir], options) for _ in range(args.repeat)]
+    stream = min(r.stream_seconds for r in runs)
+    wrapper = best_of(args.repeat, lambda: model.predict(texts))
+    results = [
+        ("eval (read + prepare + score + hash)", stream),
+        ("Classifier.predict(list)", wrapper),
+    ]
+    if card.kind == "fasttext":
+        prepared = [t.replace("\n", " ") for t in model.preprocess(texts)]
+        raw = best_of(args.repeat, lambda: model.model.predict(prepared, k=-1, threshold=0.0))
+        results.append(("bindings predict(list, k=-1), prepared text", raw))
+    print(f"{'path':48s} {'seconds':>8s} {'docs/s':>10s} {'eval / this':>12s}")
+    for name, seconds in results:
+        print(f"{name:48s} {seconds:8.3f} {n / seconds:10,.0f} {(n / stream) / (n / seconds):12.2f}")
+    last = runs[-1]
+    print(
+        f"eval also spent {last.load_seconds:.2f}s loading the model and "
+        f"{last.seconds - last.load_seconds - last.stream_seconds:.2f}s on metrics (first-call imports included)"
+    )
+
+
+if __name__ == "__main__":
+    main()
