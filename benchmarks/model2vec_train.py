@@ -13,10 +13,16 @@ Corpora (all real text from ../shared/corpora, nothing synthetic):
   >= 50 characters; python_docs and spamassassin capped at 15,000 train / 2,500 test paragraphs
   each (seeded sample).
 
+``--ranking`` instead compares ``train-model2vec --regression`` with ``train-contrastive`` on an
+ordinal proxy built from the pool corpus: a 0-3 "educational value" label by source (spam 0,
+fortunes 1, brown 2, python_docs 3), reporting test Spearman and the AUC of the score at each
+label threshold (label >= t).
+
 Run under the shared lock, one corpus at a time (each run stays under ~5 minutes on 2 cores):
 
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus spam
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus pool --epochs 2
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --ranking
 """
 
 from __future__ import annotations
@@ -182,6 +188,52 @@ def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, ou
     }
 
 
+ORDINAL = {"spamassassin": 0, "fortunes": 1, "brown": 2, "python_docs": 3}
+
+
+def ranking_comparison(work: Path, epochs: int, device: str) -> list[dict]:
+    """train-model2vec --regression vs train-contrastive on the ordinal proxy of the pool corpus."""
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    from bonepick.models import load_model
+    from bonepick.models.contrastive import ContrastiveConfig, train_contrastive
+    from bonepick.models.model2vec_train import Model2VecTrainConfig, train_model2vec
+    from bonepick.models.trainer import TrainConfig
+
+    folder = build_corpus("pool", work / "data")
+    expression = "{" + ", ".join(f'"{k}": {v}' for k, v in ORDINAL.items()) + "}[.label]"
+    texts, labels = _read(folder, "test")
+    y = [ORDINAL[label] for label in labels]
+    results = []
+    for name in ("regression", "contrastive"):
+        config = Model2VecTrainConfig(
+            output_dir=work / f"model-{name}",
+            label_expression=expression,
+            task="regression",
+            num_proc=1,
+            overwrite=True,
+            train=TrainConfig(min_epochs=epochs, max_epochs=epochs, patience=None, device=device, seed=42),
+        )
+        start = time.perf_counter()
+        if name == "regression":
+            train_model2vec([folder], config)
+        else:
+            train_contrastive([folder], config, ContrastiveConfig())
+        seconds = time.perf_counter() - start
+        scores = load_model(config.output_dir).predict(texts)
+        aucs = {t: float(roc_auc_score([v >= t for v in y], scores)) for t in (1, 2, 3)}
+        results.append(
+            {
+                "trainer": name,
+                "seconds": seconds,
+                "spearman": float(spearmanr(scores, y).statistic),
+                "auc": aucs,
+            }
+        )
+    return results
+
+
 def _auto_batch_size(n_train: int) -> int:
     return int(min(max(1, (n_train / 30) // 32), 16) * 32)  # model2vec's rule, also bonepick's default
 
@@ -192,6 +244,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bonepick-bench-model2vec")
+    parser.add_argument("--ranking", action="store_true", help="compare --regression with train-contrastive")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", choices=["bonepick", "model2vec"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -210,6 +263,21 @@ def main() -> None:
     from bonepick.models.base_models import ensure_embedded_model
 
     ensure_embedded_model(lambda m: print(m, file=sys.stderr))  # built once, outside the timings
+    if args.ranking:
+        ranking = ranking_comparison(args.work, args.epochs, args.device)
+        print(
+            f"ordinal proxy (pool corpus, labels 0-3 by source), {args.epochs} epochs, device {args.device}"
+        )
+        print(f"{'trainer':12} {'seconds':>8} {'spearman':>9} {'AUC>=1':>8} {'AUC>=2':>8} {'AUC>=3':>8}")
+        for r in ranking:
+            auc = r["auc"]
+            print(
+                f"{r['trainer']:12} {r['seconds']:8.1f} {r['spearman']:9.4f} "
+                f"{auc[1]:8.4f} {auc[2]:8.4f} {auc[3]:8.4f}"
+            )
+        if args.json:
+            args.json.write_text(json.dumps({"ranking": ranking}, indent=2))
+        return
     folder = build_corpus(args.corpus, args.work / "data")
     n_train = len(_read(folder, "train")[0])
     n_valid = len(_read(folder, "valid")[0])

@@ -648,11 +648,15 @@ def predict_outputs(
     for start in range(0, len(tokens), batch_size):
         indices = np.arange(start, min(start + batch_size, len(tokens)))
         ids, offsets, lengths = tokens.gather(indices)
-        out = model(
-            torch.from_numpy(ids).to(device),
+        rows, weights = model.rows_of(ids)
+        pooled = model.pool_rows(
+            model.embedding,
+            torch.from_numpy(rows).to(device),
             torch.from_numpy(offsets).to(device),
             torch.from_numpy(lengths).to(device),
+            None if weights is None else torch.from_numpy(weights).to(device),
         )
+        out = model.head(pooled)
         outputs.append(out.float().cpu().numpy())
     model.train(was_training)
     if not outputs:

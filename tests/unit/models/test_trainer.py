@@ -166,3 +166,65 @@ def test_device_choice() -> None:
 
         with pytest.raises(UsageError, match="no CUDA"):
             engine.resolve_device("cuda")
+
+
+def test_several_dataset_folders_are_concatenated_in_order(tmp_path: Path) -> None:
+    from tests.conftest import BROWN
+
+    spam = read_labeled([SPAM], "train")
+    brown = read_labeled([BROWN], "train")
+    both = read_labeled([SPAM, BROWN], "train", num_proc=2)
+    assert both.texts == spam.texts + brown.texts and both.labels == spam.labels + brown.labels
+    numbers = read_labeled(
+        [SPAM], "train", label_expression='if .label == "spam" then 1 else 0 end', kind="number"
+    )
+    assert numbers.labels == [1.0 if label == "spam" else 0.0 for label in spam.labels]
+
+
+def test_vocabulary_quantized_models_pool_and_export_exactly(static_model, tmp_path: Path) -> None:
+    """Models with a token mapping and per-token weights (``-k`` in distill-model2vec)."""
+    from model2vec import StaticModel
+    from model2vec.inference import StaticModelPipeline
+
+    from bonepick.models.model2vec_train import to_pipeline
+
+    # the shape of a vocabulary-quantized model, without the k-means: 64 shared vectors, a token ->
+    # vector mapping and a weight per token
+    rng = np.random.default_rng(0)
+    n_tokens = len(static_model.tokens)
+    quantized = StaticModel(
+        vectors=static_model.embedding[:64].astype(np.float32),
+        tokenizer=static_model.tokenizer,
+        normalize=True,
+        token_mapping=rng.integers(0, 64, size=n_tokens),
+        weights=rng.uniform(0.5, 2.0, size=n_tokens).astype(np.float32),
+        max_length=64,
+    )
+    assert quantized.token_mapping is not None and quantized.weights is not None
+    texts = [row["text"] for row in _spam_rows()[:30]]
+    tokens = engine.tokenize_texts(quantized, texts)
+    engine.seed_everything(0)
+    model = engine.StaticBagModel(
+        quantized.embedding,
+        out_dim=2,
+        n_layers=0,
+        token_mapping=quantized.token_mapping,
+        token_weights=quantized.weights,
+    )
+    ids, offsets, lengths = tokens.gather(np.arange(len(texts)))
+    with torch.no_grad():
+        pooled = model.pool(
+            torch.from_numpy(ids), torch.from_numpy(offsets), torch.from_numpy(lengths)
+        ).numpy()
+    np.testing.assert_allclose(pooled, quantized.encode(texts).astype(np.float32), atol=2e-3)
+    y = np.array([row["label"] == "spam" for row in _spam_rows()[:30]], dtype=np.int64)
+    objective = engine.ClassificationObjective(y[:20], y[20:], 2)
+    config = engine.TrainConfig(max_epochs=1, batch_size=8, device="cpu")
+    result = engine.train(
+        model, objective, tokens.subset(np.arange(20)), tokens.subset(np.arange(20, 30)), config
+    )
+    proba = torch.softmax(torch.from_numpy(engine.predict_outputs(result.model, tokens)), dim=1).numpy()
+    to_pipeline(result.model, quantized, "softmax", ["ham", "spam"]).save_pretrained(str(tmp_path / "q"))
+    np.testing.assert_allclose(
+        StaticModelPipeline.from_pretrained(tmp_path / "q").predict_proba(texts), proba, atol=1e-5
+    )
