@@ -101,7 +101,7 @@ class ReshardStep(Step):
             pending.setdefault(f.split, []).append(f)
         writers: dict[str, ShardWriter] = {}
         try:
-            shard = task.index
+            shard = task.params["start_shard"]
             while any(pending.values()):
                 if shard >= len(self.scan_tasks):
                     raise DataError("the input changed while it was being resharded", task.input)
@@ -133,7 +133,9 @@ class ReshardStep(Step):
             if row + len(rows) > stop_row + 1:
                 rows = rows[: stop_row + 1 - row]
             if rows:
-                self._dispatch(rows, stream.next(len(rows)), shard, row, pending, writers, stats)
+                keys = stream.next(len(rows))
+                if any(f.first <= (shard, row + len(rows) - 1) for fs in pending.values() for f in fs[:1]):
+                    self._dispatch(rows, keys, shard, row, pending, writers, stats)
                 row += len(rows)
             if row > stop_row:
                 return
@@ -148,7 +150,6 @@ class ReshardStep(Step):
         writers: dict[str, ShardWriter],
         stats: ShardStats,
     ) -> None:
-        stats.read(len(batch), sum(map(len, batch)) + len(batch))
         plan = self.sources[shard]
         if plan.cut is None:
             self._dispatch_runs(batch, shard, first_row, pending.get(plan.split), plan.split, writers, stats)
@@ -168,6 +169,7 @@ class ReshardStep(Step):
             if writer is None:
                 writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
             writer.write_line(raw + b"\n")
+            stats.read(1, len(raw) + 1)
             stats.wrote()
             if position == current.last:
                 writer.close()
@@ -199,7 +201,7 @@ class ReshardStep(Step):
             writer = writers.get(name)
             if writer is None:
                 writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
-            write_rows_raw(writer, batch[start - first_row : stop - first_row])
+            stats.read(stop - start, write_rows_raw(writer, batch[start - first_row : stop - first_row]))
             stats.wrote(stop - start)
             if current.last == (shard, stop - 1):
                 writer.close()
@@ -333,24 +335,31 @@ def reshard_dataset(
                     f.rows += len(members)
                     f.bytes += int(sizes[members].sum())
 
-        by_start: dict[int, list[OutputFile]] = {}
-        empty: list[OutputFile] = []
-        for split_files in files.values():
-            for f in split_files:
-                if f.first is None:
-                    empty.append(f)
-                else:
-                    by_start.setdefault(f.first[0], []).append(f)
+        # one task per run of output files starting in the same input shard, cut further so
+        # that every worker has work even when one big input shard feeds all files
+        started = sorted(
+            (f for split_files in files.values() for f in split_files if f.first is not None),
+            key=lambda f: (f.first, SPLIT_NAMES.index(f.split)),
+        )
+        empty = [f for split_files in files.values() for f in split_files if f.first is None]
+        target_tasks = max(len({f.first[0] for f in started}), 2 * executor.num_proc)
+        per_task = max(1, -(-len(started) // target_tasks)) if started else 1
+        groups: list[list[OutputFile]] = []
+        for f in started:
+            if groups and groups[-1][0].first[0] == f.first[0] and len(groups[-1]) < per_task:
+                groups[-1].append(f)
+            else:
+                groups.append([f])
         write_tasks = [
             ShardTask(
-                index=start,
-                key=f"reshard/{start:06d}",
-                input=scan_tasks[start].input,
+                index=number,
+                key=f"reshard/{number:06d}",
+                input=scan_tasks[group[0].first[0]].input,
                 output=None,
                 split=None,
-                params={"files": sorted(fs, key=lambda f: (SPLIT_NAMES.index(f.split), f.index))},
+                params={"files": group, "start_shard": group[0].first[0]},
             )
-            for start, fs in sorted(by_start.items())
+            for number, group in enumerate(groups)
         ]
         for f in empty:
             with ShardWriter(f.path, level=compression_level):
