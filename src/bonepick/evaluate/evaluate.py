@@ -24,6 +24,7 @@ from bonepick.evaluate import metrics as M
 from bonepick.evaluate.results import Signature, results_path, write_results
 from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext, resolve_sources
 from bonepick.io.jsonl import iter_rows_sized
+from bonepick.models.base import Classifier
 from bonepick.models.card import ModelCard
 from bonepick.pipeline.progress import NullProgress, ProgressSink
 
@@ -267,13 +268,17 @@ def evaluate_model(
     options: EvalOptions | None = None,
     *,
     card: ModelCard | None = None,
+    model: Classifier | None = None,
     progress: ProgressSink | None = None,
 ) -> Evaluation:
     """Score the test split(s) with the model and compute the metrics its task calls for.
 
-    ``card`` replaces the folder's own card (for a model file trained elsewhere); the options'
-    overrides are applied on top of it.
+    ``card`` replaces the folder's own card (for a model file trained elsewhere); ``model`` is an
+    already loaded model of that folder (it is then not loaded again); the options' overrides
+    are applied on top of the card. Texts are prepared here from the effective card, so an
+    override of the normalizer or max length applies to a given model too.
     """
+    from bonepick.data.preprocess import TextPreparer
     from bonepick.models.base import load_model
 
     options = options or EvalOptions()
@@ -281,12 +286,14 @@ def evaluate_model(
         raise UsageError(f"--batch-size must be at least 1, got {options.batch_size}")
     model_dir = Path(model_dir)
     started = time.perf_counter()
-    card = effective_card(card or ModelCard.load(model_dir), options)
+    card = effective_card(card or (model.card if model else ModelCard.load(model_dir)), options)
     sources = resolve_sources(dataset_dirs, options.split)
     encoder = _LabelEncoder(card)
     text_expr = Expression(card.text_expression)
     label_expr = Expression(card.label_expression)
-    model = load_model(model_dir, card)
+    if model is None:
+        model = load_model(model_dir, card)
+    preparer = TextPreparer(card.normalizer, card.max_length)
     load_seconds = time.perf_counter() - started
     progress = progress or NullProgress()
 
@@ -304,16 +311,16 @@ def evaluate_model(
             return
         t0 = time.perf_counter()
         if batch_prepared and batch_raw:  # a mix only when fastText files and shards are combined
-            raw_out = _predict(model, batch_raw, prepared=False)
-            prep_out = _predict(model, batch_prepared, prepared=True)
+            raw_out = _predict(model, preparer.batch(batch_raw))
+            prep_out = _predict(model, batch_prepared)
             mask = np.array(order)
             out = np.empty((len(order), *raw_out.shape[1:]), dtype=np.float32)
             out[~mask] = raw_out
             out[mask] = prep_out
         elif batch_prepared:
-            out = _predict(model, batch_prepared, prepared=True)
+            out = _predict(model, batch_prepared)
         else:
-            out = _predict(model, batch_raw, prepared=False)
+            out = _predict(model, preparer.batch(batch_raw))
         predict_seconds += time.perf_counter() - t0
         chunks.append(_checked(out, len(order), card))
         batch_raw.clear()
@@ -365,8 +372,8 @@ def evaluate_model(
     )
 
 
-def _predict(model: Any, texts: list[str], prepared: bool) -> np.ndarray:
-    out = model.predict_prepared(texts) if prepared else model.predict(texts)
+def _predict(model: Classifier, prepared: list[str]) -> np.ndarray:
+    out = model.predict_prepared(prepared)
     return np.asarray(out, dtype=np.float32)
 
 
