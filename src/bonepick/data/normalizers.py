@@ -1,14 +1,29 @@
 """Text normalizers, by name. Each turns raw text into the form a model is trained on.
 
-Registered names: see :data:`NORMALIZERS`. Underscore and hyphen spellings are the same name.
+Registered names: see :data:`NORMALIZERS` (plus :data:`ALIASES`). Underscore and hyphen spellings
+are the same name. Outputs match bonepick 0.5.0 except for the deliberate fixes listed in
+``docs/guide/normalizers.md`` (plsfix sees the whole text, so mojibake is repaired; no silent
+truncation of texts over 2**20 characters).
+
+Speed matters here (this is the hot path of data preparation), so the building blocks avoid
+per-character Python loops: whitespace runs via ``str.split``, diacritics via one regex over the
+NFKD form, indentation via ``re.M`` patterns, and tokenizer-based normalizers encode whole
+batches at once and map ids to strings through precomputed tables.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import threading
+import unicodedata
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bonepick.errors import UsageError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 class Normalizer:
@@ -24,7 +39,245 @@ class Normalizer:
         return [self.normalize(t) for t in texts]
 
 
-_WHITESPACE = re.compile(r"\s+")
+class BatchNormalizer(Normalizer):
+    """A normalizer whose natural unit is a batch (one tokenizer call for many texts)."""
+
+    def normalize(self, text: str) -> str:
+        return self.normalize_batch([text])[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# building blocks
+
+_EXTRA_NEWLINES = re.compile(r"\n{3,}")
+# Text made only of these characters is never changed by plsfix (nothing to decode, no control
+# characters, no line breaks other than \n), so it can skip the call entirely.
+_NEEDS_FIX = re.compile(r"[^\t\n\x20-\x7e]")
+
+
+def fix_text(text: str) -> str:
+    """Repair text with plsfix (a Rust port of ftfy): mojibake, curly quotes, line breaks, control
+    characters, NFC.
+
+    Unlike bonepick 0.5.0, which fixed each word-boundary fragment on its own (so mojibake such as
+    ``doesnâ€™t`` was never repaired), the text is fixed as a whole. It is only cut after each
+    ``&``, which keeps HTML entities (``&amp;``) exactly as written, as the original did: they are
+    meaningful in documentation and code.
+    """
+    if not _NEEDS_FIX.search(text):
+        return text
+    if "&" not in text:
+        return _fix_piece(text)
+    pieces = text.split("&")
+    last = pieces.pop()
+    return "".join(_fix_piece(p + "&") for p in pieces) + _fix_piece(last)
+
+
+def _fix_piece(text: str) -> str:
+    if not _NEEDS_FIX.search(text):
+        return text
+    from plsfix import fix_text as plsfix_text
+
+    try:
+        return plsfix_text(text)
+    except Exception:  # plsfix rejects some malformed input; keep such text as it is
+        return text
+
+
+_marks_lock = threading.Lock()
+_marks_re: re.Pattern[str] | None = None
+
+
+def _marks_pattern() -> re.Pattern[str]:
+    """A regex matching every nonspacing mark (category Mn) of this Python's Unicode tables."""
+    global _marks_re
+    with _marks_lock:
+        if _marks_re is None:
+            ranges: list[list[int]] = []
+            for code in range(0x110000):
+                if unicodedata.category(chr(code)) == "Mn":
+                    if ranges and ranges[-1][1] == code - 1:
+                        ranges[-1][1] = code
+                    else:
+                        ranges.append([code, code])
+            body = "".join(
+                re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+            )
+            _marks_re = re.compile(f"[{body}]+")
+        return _marks_re
+
+
+def strip_diacritics(text: str) -> str:
+    """NFKD, then drop every nonspacing mark (é -> e, ﬁ -> fi)."""
+    if text.isascii():
+        return text
+    return _marks_pattern().sub("", unicodedata.normalize("NFKD", text))
+
+
+def collapse_whitespace(text: str) -> str:
+    """Every run of whitespace becomes one space; the ends are stripped. ``str.split()`` uses the
+    same whitespace definition as ``re``'s ``\\s`` and is several times faster than ``re.sub``."""
+    return " ".join(text.split())
+
+
+_INDENTED_LINE = re.compile(r"^( +)[^ \t\n]", re.M)
+_LEADING_SPACES = re.compile(r"^ +", re.M)
+
+
+def spaces_to_tabs(text: str) -> str:
+    """Re-indent space-indented text with tabs.
+
+    The indent unit is the greatest common divisor of the leading-space counts of all lines that
+    have content after their spaces (tab-indented lines do not count); every line's leading spaces
+    then become ``n // unit`` tabs plus ``n % unit`` spaces. Text with no such line is unchanged.
+    """
+    widths = set(map(len, _INDENTED_LINE.findall(text)))
+    if not widths:
+        return text
+    unit = math.gcd(*widths)
+    cache: dict[int, str] = {}
+
+    def indent(match: re.Match[str]) -> str:
+        n = match.end() - match.start()
+        if n not in cache:
+            cache[n] = "\t" * (n // unit) + " " * (n % unit)
+        return cache[n]
+
+    return _LEADING_SPACES.sub(indent, text)
+
+
+_SEPARATORS = re.compile(r"([\t\r\n]+)")
+_escaped_separators: dict[str, str] = {}
+
+
+def _escape_separator(separator: str) -> str:
+    """``"\\n\\t"`` -> ``"\\ n \\ t"``: the escaped form, one character per space-separated item."""
+    out = _escaped_separators.get(separator)
+    if out is None:
+        out = " ".join(separator.encode("unicode_escape").decode("ascii"))
+        if len(_escaped_separators) < 4096:
+            _escaped_separators[separator] = out
+    return out
+
+
+# Chunked tokenization. Both shipped tokenizers (dolma2, Ultra-FineWeb) are byte-level BPE with
+# no normalizer and pre-tokenizers that never look behind a match. Then a text can be cut, without
+# changing its tokens, at positions where every pre-token ends in both:
+#   (b) before a space that follows a non-space and precedes printable ASCII other than a digit;
+#   (c) after a newline that precedes a non-space;
+#   (a) between an ASCII letter and an ASCII non-letter.
+# Cutting at (b)/(c) gives word-sized chunks that repeat a lot (Zipf), so each distinct chunk is
+# tokenized once and its rendered tokens are cached; a new chunk is cut again at (a), and its
+# letter-only parts (" word") go straight to the BPE model, skipping the slow pre-tokenizer
+# regex. tests/unit/data/test_normalizers.py checks the result against plain encoding.
+_CHUNK = re.compile(r"[\s\S][^ \n]*(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*)*\n?")
+_PART = re.compile(r"(?s:(?=.))[^A-Za-z]*(?:[A-Za-z]+[^\x00-\x7f][^A-Za-z]*)*[A-Za-z]*")
+_LETTERS = re.compile(r" ?[A-Za-z]+")
+
+
+class _Cache(dict):
+    """A dict that computes a missing key with ``compute`` and forgets everything once it holds
+    ``limit`` entries (bounded memory; lookups of present keys stay C-level)."""
+
+    def __init__(self, compute: Callable[[str], str], limit: int) -> None:
+        super().__init__()
+        self.compute = compute
+        self.limit = limit
+
+    def __missing__(self, key: str) -> str:
+        if len(self) >= self.limit:
+            self.clear()
+        value = self[key] = self.compute(key)
+        return value
+
+
+class TokenRenderer:
+    """Texts -> their tokens rendered through ``table`` (id -> string) and joined by spaces,
+    exactly as ``" ".join(table[i] for i in tokenizer.encode(text).ids)``, but much faster on
+    real text thanks to the chunk cache described above."""
+
+    def __init__(
+        self, tokenizer: Tokenizer, table: list[str], add_special_tokens: bool, cache_size: int = 200_000
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.table = table
+        self.add_special_tokens = add_special_tokens
+        self.model = tokenizer.model
+        probe = "Hello world"
+        # chunks are encoded without special tokens: only exact if the post-processor adds none
+        self.chunked = not add_special_tokens or (
+            tokenizer.encode(probe, add_special_tokens=True).ids
+            == tokenizer.encode(probe, add_special_tokens=False).ids
+        )
+        specials = sorted({t.content for t in tokenizer.get_added_tokens_decoder().values()}, key=len)
+        self._specials = re.compile("|".join(re.escape(s) for s in reversed(specials))) if specials else None
+        self._parts = _Cache(self._render_part, cache_size)
+        self._chunks = _Cache(self._render_chunk, cache_size)
+
+    def render(self, ids: list[int]) -> str:
+        return " ".join(map(self.table.__getitem__, ids))
+
+    def _render_part(self, part: str) -> str:
+        if _LETTERS.fullmatch(part):  # one pre-token; byte-level form of " " is "Ġ"
+            return self.render([t.id for t in self.model.tokenize(part.replace(" ", "\u0120"))])
+        return self.render(self.tokenizer.encode(part, add_special_tokens=False).ids)
+
+    def _render_chunk(self, chunk: str) -> str:
+        return " ".join(map(self._parts.__getitem__, _PART.findall(chunk)))
+
+    def __call__(self, texts: Sequence[str]) -> list[str]:
+        out: list[str | None] = []
+        direct: list[int] = []
+        lookup = self._chunks.__getitem__
+        for i, text in enumerate(texts):
+            if not self.chunked or (self._specials is not None and self._specials.search(text)):
+                out.append(None)  # special-token text is split by the tokenizer itself
+                direct.append(i)
+            else:
+                out.append(" ".join(map(lookup, _CHUNK.findall(text))))
+        if direct:
+            encodings = self.tokenizer.encode_batch_fast(
+                [texts[i] for i in direct], add_special_tokens=self.add_special_tokens
+            )
+            for i, encoding in zip(direct, encodings, strict=True):
+                out[i] = self.render(encoding.ids)
+        return out  # type: ignore[return-value]
+
+
+class TokenTables:
+    """Per-tokenizer lookup tables built once: id -> token string and id -> decoded string."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        vocab = tokenizer.get_vocab(with_added_tokens=True)
+        self.tokens: list[str] = [""] * (max(vocab.values()) + 1)
+        for token, index in vocab.items():
+            self.tokens[index] = token
+        self._decoded: list[str] | None = None
+
+    @property
+    def decoded(self) -> list[str]:
+        """``tokenizer.decode([id])`` for every id (special tokens decode to "")."""
+        if self._decoded is None:
+            self._decoded = self.tokenizer.decode_batch([[i] for i in range(len(self.tokens))])
+        return self._decoded
+
+
+_tables_lock = threading.Lock()
+_tables: dict[str, TokenTables] = {}
+
+
+def token_tables(name: str) -> TokenTables:
+    from bonepick.data.tokenizers import load_tokenizer
+
+    with _tables_lock:
+        if name not in _tables:
+            _tables[name] = TokenTables(load_tokenizer(name))
+        return _tables[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# normalizers
 
 
 class WhitespaceNormalizer(Normalizer):
@@ -33,28 +286,229 @@ class WhitespaceNormalizer(Normalizer):
     name = "whitespace"
 
     def normalize(self, text: str) -> str:
-        return _WHITESPACE.sub(" ", text).strip()
+        return collapse_whitespace(text)
+
+
+class PlsfixNormalizer(Normalizer):
+    """Repair encoding errors and Unicode oddities (see :func:`fix_text`)."""
+
+    name = "plsfix"
+
+    def normalize(self, text: str) -> str:
+        return fix_text(text)
+
+
+class TokenizerNormalizer(BatchNormalizer):
+    """plsfix, then the dolma2 tokens of the text joined by spaces (byte-level forms: ``Ġ`` for a
+    leading space, ``Ċ`` for a newline)."""
+
+    name = "tokenizer"
+
+    def __init__(self) -> None:
+        tables = token_tables("dolma2")
+        self.render = TokenRenderer(tables.tokenizer, tables.tokens, add_special_tokens=True)
+
+    def normalize_batch(self, texts: Sequence[str]) -> list[str]:
+        return self.render([fix_text(t) for t in texts])
+
+
+_SPACE_RUNS = re.compile(r" +")
+
+
+class UltraFineNormalizer(BatchNormalizer):
+    """The text preparation of the Ultra-FineWeb fastText classifier: at most two newlines in a
+    row, lowercase, no diacritics, each Ultra-FineWeb token decoded on its own and joined by
+    spaces, and newlines/tabs/carriage returns written as ``\\n``, ``\\t``, ``\\r``."""
+
+    name = "ultrafine"
+
+    def __init__(self) -> None:
+        tables = token_tables("ultra_fineweb")
+        self.render = TokenRenderer(tables.tokenizer, tables.decoded, add_special_tokens=False)
+
+    def lower(self, text: str) -> str:
+        return text.lower()
+
+    def prepare(self, text: str) -> str:
+        return strip_diacritics(self.lower(_EXTRA_NEWLINES.sub("\n\n", text)))
+
+    def normalize_batch(self, texts: Sequence[str]) -> list[str]:
+        out = []
+        for text in self.render([self.prepare(t) for t in texts]):
+            text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")
+            out.append(_SPACE_RUNS.sub(" ", text).strip())
+        return out
+
+
+# Emails, URLs and long hex ids (commit hashes, UUIDs) in commit messages carry no quality signal
+# and fragment into many tokens: each becomes one placeholder word. Same patterns and order as
+# bonepick 0.5.0, so outputs stay identical.
+_EMAIL = re.compile(r"\b[a-z0-9]+(?:[._%+-][a-z0-9]+)*@(?:[a-z0-9-]+\.)+[a-z]{2,63}\b", re.I)
+_URL = re.compile(
+    r"\b(?:https?://)?(?:www\.)?"
+    r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"  # first domain label
+    r"(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+"  # more labels
+    r"(?::\d{2,5})?"  # port
+    r"(?:/[^\s<>\"'(){}\[\]]*)?"  # path, query, fragment
+    r"\b",
+    re.I,
+)
+_HEX = re.compile(
+    r"(?<![0-9a-f])(?=[0-9a-f-]{16,}(?:@[0-9]+)?(?![0-9a-f]))[0-9a-f-]+(?:@[0-9]+)?(?![0-9a-f])", re.I
+)
+# a placeholder standing alone between whitespace keeps its case and loses its underscores
+_PLACEHOLDER = re.compile(r"(?<!\S)___(CODE|URL|ADDR)___(?!\S)")
+
+
+class UltraFineCommitsNormalizer(UltraFineNormalizer):
+    """``ultrafine`` for commit messages: emails, URLs and hex ids of 16+ characters become the
+    words ``ADDR``, ``URL`` and ``CODE`` first."""
+
+    name = "ultrafine-commits"
+
+    def lower(self, text: str) -> str:
+        parts = _PLACEHOLDER.split(text)
+        parts[0::2] = [p.lower() for p in parts[0::2]]
+        return "".join(parts)
+
+    def prepare(self, text: str) -> str:
+        if "@" in text:
+            text = _EMAIL.sub(" ___ADDR___ ", text)
+        if "." in text:
+            text = _URL.sub(" ___URL___ ", text)
+        text = _HEX.sub(" ___CODE___ ", text)
+        return super().prepare(text.strip())
+
+
+class HyperFineNormalizer(BatchNormalizer):
+    """plsfix, at most two newlines in a row, lowercase, no diacritics; each line (run of text
+    between tabs/newlines) has its whitespace collapsed and is written as its dolma2 tokens; the
+    separators are spelled out (``\\ n``, ``\\ t``) between them."""
+
+    name = "hyperfine"
+    lowercase = True
+    collapse_spaces = True
+    indent_with_tabs = False
+
+    def __init__(self) -> None:
+        tables = token_tables("dolma2")
+        self.render = TokenRenderer(tables.tokenizer, tables.tokens, add_special_tokens=False)
+
+    def prepare(self, text: str) -> str:
+        text = _EXTRA_NEWLINES.sub("\n\n", fix_text(text))
+        if self.lowercase:
+            text = text.lower()
+        text = strip_diacritics(text)
+        if self.indent_with_tabs:
+            text = spaces_to_tabs(text)
+        return text
+
+    def normalize_batch(self, texts: Sequence[str]) -> list[str]:
+        segments: list[str] = []
+        separators: list[list[str]] = []
+        for text in texts:
+            parts = _SEPARATORS.split(self.prepare(text))
+            body = parts[0::2]
+            if self.collapse_spaces:
+                body = [" ".join(p.split()) for p in body]
+            segments.extend(body)
+            separators.append(parts[1::2])
+        rendered = iter(self.render(segments))
+        out = []
+        for seps in separators:
+            # tokens of each segment, then its escaped separator: " ".join of both, in order
+            pieces: list[str] = []
+            for sep in seps:
+                pieces.append(next(rendered))
+                pieces.append(_escape_separator(sep))
+            pieces.append(next(rendered))
+            pieces.append("")
+            out.append(" ".join(pieces).strip())
+        return out
+
+
+class HyperFineCodeNormalizer(HyperFineNormalizer):
+    """``hyperfine`` for source code: case and spaces kept, space indentation turned into tabs."""
+
+    name = "hyperfine-code"
+    lowercase = False
+    collapse_spaces = False
+    indent_with_tabs = True
+
+
+class PotionNormalizer(Normalizer):
+    """plsfix, lowercase, no diacritics; a paragraph break becomes ``¶``, a line break ``·``, a
+    tab ``↦``, and other whitespace runs one space."""
+
+    name = "potion"
+
+    def normalize(self, text: str) -> str:
+        text = strip_diacritics(_EXTRA_NEWLINES.sub("\n\n", fix_text(text)).lower())
+        if "\r" in text:
+            text = _CR_PARAGRAPH.sub("¶", text)
+            text = _CR_LINE.sub("·", text)
+        else:
+            text = text.replace("\n\n", "¶").replace("\n", "·")
+        return collapse_whitespace(text.replace("\t", "↦"))
+
+
+_CR_PARAGRAPH = re.compile(r"\r?\n\r?\n")
+_CR_LINE = re.compile(r"\r?\n")
+
+
+class PotionCodeNormalizer(Normalizer):
+    """plsfix, no diacritics, space indentation as tabs; every line break becomes ``¶`` and every
+    tab ``↦`` (case and spaces kept)."""
+
+    name = "potion-code"
+
+    def normalize(self, text: str) -> str:
+        text = spaces_to_tabs(strip_diacritics(_EXTRA_NEWLINES.sub("\n\n", fix_text(text))))
+        if "\r" in text:
+            text = _CR_LINE.sub("¶", text)
+        else:
+            text = text.replace("\n", "¶")
+        return text.replace("\t", "↦").strip()
 
 
 NORMALIZERS: dict[str, Callable[[], Normalizer]] = {
     "whitespace": WhitespaceNormalizer,
+    "plsfix": PlsfixNormalizer,
+    "tokenizer": TokenizerNormalizer,
+    "ultrafine": UltraFineNormalizer,
+    "ultrafine-commits": UltraFineCommitsNormalizer,
+    "hyperfine": HyperFineNormalizer,
+    "hyperfine-code": HyperFineCodeNormalizer,
+    "potion": PotionNormalizer,
+    "potion-code": PotionCodeNormalizer,
 }
-ALIASES: dict[str, str] = {}
+ALIASES: dict[str, str] = {"ultrafine-plus": "hyperfine"}
 
 _cache: dict[str, Normalizer] = {}
+_cache_lock = threading.Lock()
+
+
+def list_normalizers() -> list[str]:
+    """Registered names (aliases not included), in registry order."""
+    return list(NORMALIZERS)
 
 
 def canonical_name(name: str) -> str:
     key = name.strip().lower().replace("_", "-")
     key = ALIASES.get(key, key)
     if key not in NORMALIZERS:
-        raise UsageError(f"unknown normalizer '{name}'", hint=f"use one of: {', '.join(sorted(NORMALIZERS))}")
+        aliases = ", ".join(f"{a} (= {b})" for a, b in ALIASES.items())
+        raise UsageError(
+            f"unknown normalizer '{name}'",
+            hint=f"use one of: {', '.join(NORMALIZERS)}; aliases: {aliases}",
+        )
     return key
 
 
 def get_normalizer(name: str) -> Normalizer:
     """The normalizer called ``name`` (built once per process)."""
     key = canonical_name(name)
-    if key not in _cache:
-        _cache[key] = NORMALIZERS[key]()
-    return _cache[key]
+    with _cache_lock:
+        if key not in _cache:
+            _cache[key] = NORMALIZERS[key]()
+        return _cache[key]

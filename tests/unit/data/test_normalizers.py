@@ -1,0 +1,212 @@
+"""The normalizers against bonepick 0.5.0's outputs (every golden row), the deliberate differences
+pinned one by one, and the fast paths checked against the plain computations they replace."""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections import defaultdict
+
+import orjson
+import pytest
+import zstandard
+
+from bonepick.data.normalizers import (
+    NORMALIZERS,
+    TokenRenderer,
+    canonical_name,
+    collapse_whitespace,
+    fix_text,
+    get_normalizer,
+    spaces_to_tabs,
+    strip_diacritics,
+    token_tables,
+)
+from bonepick.errors import UsageError
+from bonepick.io import read_rows
+from tests.conftest import CORPORA, SHARED
+
+GOLDEN = SHARED / "golden" / "normalizers.jsonl.zst"
+
+# The one golden text where the output differs on purpose (see docs/guide/normalizers.md): the
+# original ran plsfix on word-boundary fragments, so this mojibake was never repaired.
+FIXED = {
+    "plsfix": "The Mona Lisa doesn't have eyebrows — it's true. Café",
+    "tokenizer": "The ĠMona ĠLisa Ġdoesn 't Ġhave Ġeyebrows ĠâĢĶ Ġit 's Ġtrue . ĠCafÃ©",
+    "ultrafine": None,  # ultrafine(-commits) never ran plsfix: unchanged
+    "ultrafine_commits": None,
+    "hyperfine": "the Ġmon a Ġl isa Ġdoesn 't Ġhave Ġeyebrows ĠâĢĶ Ġit 's Ġtrue . Ġcafe",
+    "hyperfine_code": "The ĠMona ĠLisa Ġdoesn 't Ġhave Ġeyebrows ĠâĢĶ Ġit 's Ġtrue . ĠCafe",
+    "potion": "the mona lisa doesn't have eyebrows — it's true. cafe",
+    "potion_code": "The Mona Lisa doesn't have eyebrows — it's true. Cafe",
+}
+
+
+@pytest.fixture(scope="module")
+def golden() -> dict[str, list[dict]]:
+    rows = defaultdict(list)
+    data = zstandard.ZstdDecompressor().stream_reader(GOLDEN.open("rb")).read()
+    for line in data.splitlines():
+        row = orjson.loads(line)
+        rows[row["normalizer"]].append(row)
+    return rows
+
+
+def test_every_golden_row(golden) -> None:
+    assert sum(map(len, golden.values())) == 3375
+    assert {canonical_name(n) for n in golden} == set(NORMALIZERS)
+    checked = 0
+    for name, rows in golden.items():
+        outputs = get_normalizer(name).normalize_batch([r["text"] for r in rows])
+        for row, output in zip(rows, outputs, strict=True):
+            checked += 1
+            if row["id"] == "edge:mojibake" and FIXED.get(name) is not None:
+                assert output == FIXED[name], name
+                assert output != row["expected"]
+            else:
+                assert output == row["expected"], (name, row["id"])
+    assert checked == 3375
+
+
+def test_single_text_equals_batch(golden) -> None:
+    for name, rows in golden.items():
+        normalizer = get_normalizer(name)
+        texts = [r["text"] for r in rows[::25]]
+        assert [normalizer.normalize(t) for t in texts] == normalizer.normalize_batch(texts)
+
+
+def test_names_spellings_and_alias() -> None:
+    assert canonical_name("ultrafine_commits") == "ultrafine-commits"
+    assert canonical_name(" Potion_Code ") == "potion-code"
+    assert canonical_name("ultrafine-plus") == canonical_name("ultrafine_plus") == "hyperfine"
+    assert get_normalizer("hyperfine_code") is get_normalizer("hyperfine-code")
+    with pytest.raises(UsageError) as caught:
+        canonical_name("hyperfast")
+    assert "hyperfast" in caught.value.message
+    for name in NORMALIZERS:
+        assert name in caught.value.hint
+
+
+# --- deliberate differences from bonepick 0.5.0 ------------------------------------------------
+
+
+def test_fix_repairs_mojibake_across_word_boundaries() -> None:
+    # 0.5.0 split the text at \b first: 'Â' and '£' landed in different fragments
+    assert fix_text("a fine of Â£5 inflicted") == "a fine of £5 inflicted"
+    assert fix_text("Michaelâ€™s Mostly Mac Thoughts") == "Michael's Mostly Mac Thoughts"
+    assert get_normalizer("potion").normalize("CommuniquÃ©, Replies") == "communique, replies"
+
+
+def test_fix_composes_accents_across_word_boundaries() -> None:
+    # a combining accent is not a word character, so 0.5.0 left 'e' + U+0301 decomposed
+    assert fix_text("cafe\u0301 au lait") == "caf\u00e9 au lait"
+    assert get_normalizer("tokenizer").normalize("cafe\u0301") == get_normalizer("tokenizer").normalize(
+        "café"
+    )
+
+
+def test_fix_keeps_long_texts_whole() -> None:
+    # 0.5.0 cut texts longer than 2**20 characters at the next newline
+    text = ("word " * 40 + "\n") * 5300 + "the end’s here"
+    assert len(text) > 2**20
+    assert fix_text(text) == text.replace("’", "'")
+
+
+def test_fix_keeps_html_entities_like_the_original() -> None:
+    text = "Unescape '&amp;', '&lt;' and '&#62;' in “docs”"
+    assert fix_text(text) == "Unescape '&amp;', '&lt;' and '&#62;' in \"docs\""
+
+
+# --- fast paths against the plain computations ---------------------------------------------------
+
+
+def test_collapse_whitespace_equals_regex_on_every_code_point() -> None:
+    every = "".join(map(chr, range(0x110000)))
+    assert set(re.findall(r"\s", every)) == {c for c in every if c.isspace()}
+    sample = "a\u00a0 b\u2003\u2009c\u200bd\x1c\x1fe\u3000 \n\t f  "
+    assert collapse_whitespace(sample) == re.sub(r"\s+", " ", sample).strip()
+
+
+def test_strip_diacritics_equals_per_character_filter() -> None:
+    text = "Crème brûlée, Ångström, Dvořák, ﬁne, Ⅻ, ｆｕｌｌ, 東京, Привет, e\u0301\u0308 ok"
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
+    assert strip_diacritics(text) == plain
+
+
+def _reference_spaces_to_tabs(text: str) -> str:
+    widths = []
+    for line in text.split("\n"):
+        body = line.lstrip(" ")
+        if body and body[0] != "\t" and len(line) > len(body):
+            widths.append(len(line) - len(body))
+    if not widths:
+        return text
+    import math
+
+    unit = math.gcd(*widths)
+    out = []
+    for line in text.split("\n"):
+        n = len(line) - len(line.lstrip(" "))
+        out.append("\t" * (n // unit) + " " * (n % unit) + line[n:])
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "def f():\n    if x:\n        return 1\n    \n  \t# tab after spaces\n",
+        "a\n   b\n      c\n",
+        "x\n  y\n    \n",
+        "   \n\n  ",
+        "no indentation\nat all",
+        "\tdef f():\n\t\treturn 1\n",
+    ],
+)
+def test_spaces_to_tabs(text: str) -> None:
+    assert spaces_to_tabs(text) == _reference_spaces_to_tabs(text)
+
+
+def _tricky_texts(count: int, seed: int) -> list[str]:
+    pieces = [
+        "a", "Word", " the", "x", "’", "'s", "'ll", "ing", "é", "e\u0301", "ß", "ﬁ", "東京", "Привет",
+        "١٢٣", "12345", "7", ".", ",", "...", "!?", "(", ")", "[", "{", "-", "—", "–", "_", "/", "\\",
+        "<|endoftext|>", "<|", "|>", "@", "#", "$", "%", "&amp;", " ", "  ", "   ", "\t", "\n", "\n\n",
+        "\r\n", "\r", "\u3000", "\u00a0", "\u2028", "😀", "👍🏽", "ｆｕｌｌ", "µ", "Ω", "ǅ", "\x00", "\x1f",
+    ]  # fmt: skip
+    rng = random.Random(seed)
+    return ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(count)]
+
+
+def _corpus_slice() -> list[str]:
+    texts = []
+    for corpus in ("spamassassin", "python_docs", "fortunes", "brown_paragraphs"):
+        rows = read_rows(CORPORA / corpus / "test" / "shard_00000.jsonl.zst")
+        texts.extend(row["text"] for _, row in zip(range(150), rows, strict=False))
+    return texts
+
+
+@pytest.mark.parametrize(("tokenizer", "table"), [("dolma2", "tokens"), ("ultra_fineweb", "decoded")])
+def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) -> None:
+    tables = token_tables(tokenizer)
+    lookup = getattr(tables, table)
+    texts = _corpus_slice() + _tricky_texts(1500, seed=7)
+    texts += [t.lower() for t in texts[:100]] + ["", " ", "\n", "a", " a", "a ", "<|endoftext|> a b"]
+    expected = [
+        " ".join(lookup[i] for i in e.ids)
+        for e in tables.tokenizer.encode_batch(texts, add_special_tokens=False)
+    ]
+    for cache_size in (200_000, 64):  # a tiny cache is cleared again and again: still exact
+        render = TokenRenderer(tables.tokenizer, lookup, add_special_tokens=False, cache_size=cache_size)
+        got = render(texts)
+        mismatches = [t for t, a, b in zip(texts, got, expected, strict=True) if a != b]
+        assert not mismatches, mismatches[:3]
+        assert len(render._chunks) <= cache_size
+
+
+def test_ultrafine_commits_placeholders() -> None:
+    text = "Merge https://github.com/org/repo/pull/12 from Jane.Doe@Example.org: fix 3f2a9c0e5b7d1a2c4e6f8a0b"
+    out = get_normalizer("ultrafine_commits").normalize(text)
+    assert "URL" in out.split() and "ADDR" in out.split() and "CODE" in out.split()
+    assert "github" not in out and "example" not in out and "3f2a" not in out
+    assert out.startswith("merge ")
