@@ -1528,7 +1528,7 @@ def write_plots(result: AgreementResult, folder: Path) -> list[Path]:
                         va="center",
                         color="white" if peak and matrix[r, c] > peak / 2 else "black",
                     )
-            ax.set_title(f"{pair['a']} vs {pair['b']}: agreement {pair['agreement']:.1%}")
+            ax.set_title(f"{pair['a']} vs {pair['b']}: exact agreement {pair['agreement']:.1%}")
             save(fig, f"confusion_{stem}.png")
     return written
 

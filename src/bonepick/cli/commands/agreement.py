@@ -156,13 +156,11 @@ def annotation_agreement(
     report = result.report
 
     for title, columns, rows in lib.summary_tables(report, ordinal, threshold):
-        out.table(
-            title, columns, [[lib.fmt(v) if not isinstance(v, int) else v for v in row] for row in rows]
-        )
+        _table(title, columns, rows)
     if show_confusion_matrix:
         skipped = [f"{p['a']} vs {p['b']}" for p in report["pairs"] if not p["confusion_matrix"]]
         for title, columns, rows in lib.confusion_tables(report):
-            out.table(title, columns, rows)
+            _table(title, columns, rows)
         if skipped:
             out.warn(
                 f"no confusion matrix for {', '.join(skipped)}: more than {lib.MAX_CONFUSION_LABELS} distinct labels"
@@ -170,8 +168,9 @@ def annotation_agreement(
     disagreements = lib.disagreement_table(report)
     if disagreements:
         title, columns, rows = disagreements
-        _table(title, columns, rows)
-        if not rows:
+        if rows:
+            _table(title, columns, rows)
+        else:
             out.info("no disagreements: every common row has the same label from every annotator")
     for note in lib.all_notes(report):
         out.info(f"note: {note}")
@@ -215,5 +214,5 @@ def _table(title: str, columns: list[str], rows: list[list]) -> None:
     for column, right in zip(columns, numeric_columns(columns, rows), strict=True):
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for row in rows:
-        table.add_row(*[f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else fmt(v) for v in row])
+        table.add_row(*[fmt(v) for v in row])
     output.out.print(table)
