@@ -68,11 +68,16 @@ def combine_samples(outputs: Sequence[dict[str, Any]], score: str | None, how: s
 
 
 def combine_chunks(records: Sequence[dict[str, Any]], score: str | None) -> dict[str, Any]:
-    """One record for several chunks: the mean score, with each chunk's record under ``chunks``."""
+    """One record for several chunks: the mean of the score and of every other numeric field, the
+    text fields of the chunk closest to the mean, and each chunk's record under ``chunks``."""
     if len(records) == 1:
         return dict(records[0])
     if score is None:
         raise ValueError("averaging chunks needs a score field")
     value = aggregate_values([r.get(score) for r in records], "mean")
     representative = {k: v for k, v in _representative(records, score, value).items() if k != "samples"}
+    for key in representative:  # every numeric field is averaged over the chunks, like the score
+        values = [r.get(key) for r in records]
+        if key != score and all(_is_number(v) for v in values):
+            representative[key] = aggregate_values(values, "mean")
     return {**representative, score: value, "chunks": list(records)}

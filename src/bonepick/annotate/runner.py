@@ -381,7 +381,8 @@ class AnnotateStep(Step):
         config = self.config
         self._client = None if config.offline else ChatClient(config.client)
         self._inflight: dict[str, asyncio.Task] = {}
-        window = max(64, 2 * config.max_concurrent)
+        # rows held in order behind a slow one (retrying); big enough that one backoff does not stall the rest
+        window = max(1024, 16 * config.max_concurrent)
         pending: deque[tuple[dict[str, Any], int, Any]] = deque()
         ticker = asyncio.get_running_loop().create_task(self._tick())
         try:

@@ -35,6 +35,7 @@ def test_samples_keep_every_raw_answer():
 
 
 def test_chunks_are_averaged():
-    records = [{"score": 1, "samples": [1]}, {"score": 4}]
+    records = [{"score": 1, "depth": 0, "why": "a", "samples": [1]}, {"score": 4, "depth": 3, "why": "b"}]
     combined = combine_chunks(records, "score")
     assert combined["score"] == 2.5 and combined["chunks"] == records and "samples" not in combined
+    assert combined["depth"] == 1.5 and combined["why"] == "a"
