@@ -197,7 +197,9 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
         for e in tables.tokenizer.encode_batch(texts, add_special_tokens=False)
     ]
     for cache_size in (200_000, 64):  # a tiny cache is cleared again and again: still exact
-        render = TokenRenderer(tables.tokenizer, lookup, add_special_tokens=False, cache_size=cache_size)
+        render = TokenRenderer(
+            tables.tokenizer, lookup, add_special_tokens=False, profile=tokenizer, cache_size=cache_size
+        )
         got = render(texts)
         mismatches = [t for t, a, b in zip(texts, got, expected, strict=True) if a != b]
         assert not mismatches, mismatches[:3]
@@ -210,3 +212,29 @@ def test_ultrafine_commits_placeholders() -> None:
     assert "URL" in out.split() and "ADDR" in out.split() and "CODE" in out.split()
     assert "github" not in out and "example" not in out and "3f2a" not in out
     assert out.startswith("merge ")
+
+
+def test_commit_patterns_equal_their_unfiltered_forms() -> None:
+    # the possessive lookaheads and the "@"/"."/16-run prefilters only skip hopeless positions
+    from bonepick.data import normalizers as n
+
+    plain_email = re.compile(n._EMAIL.pattern.replace(r"(?=[a-z0-9._%+-]++@)", ""), re.I)
+    plain_url = re.compile(n._URL.pattern.replace(r"(?=[a-z0-9-]++\.|https?://)", ""), re.I)
+    assert plain_email.pattern != n._EMAIL.pattern and plain_url.pattern != n._URL.pattern
+    bits = [
+        "a", "b.c", "http://", "https://x.y/z?q=1", "www.", "x@y.com", "A.B@C-D.ORG", "-", "@12", " ", "\n",
+        "3f2a9c0e5b7d1a2c", "deadbeef-cafe-f00d", "é", "ſ", "K", "1.2.3", "foo.bar:8080/p", "(", ")", '"',
+        "user.name+tag@sub.example.co.uk", "0123456789abcdef@42", "e.g.", "----------------",
+    ]  # fmt: skip
+    rng = random.Random(3)
+    texts = ["".join(rng.choice(bits) for _ in range(rng.randint(1, 25))) for _ in range(3000)]
+    normalizer = get_normalizer("ultrafine-commits")
+    changed = 0
+    for text in texts:
+        plain = plain_email.sub(" ___ADDR___ ", text)
+        plain = plain_url.sub(" ___URL___ ", plain)
+        plain = n._HEX.sub(" ___CODE___ ", plain)
+        fast = n.UltraFineNormalizer.prepare(normalizer, plain.strip())
+        assert normalizer.prepare(text) == fast, text
+        changed += plain != text
+    assert changed > 1000
