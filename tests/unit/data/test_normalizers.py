@@ -113,6 +113,17 @@ def test_fix_keeps_long_texts_whole() -> None:
     assert fix_text(text) == text.replace("’", "'")
 
 
+def test_fix_keeps_text_plsfix_rejects(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0.5.0 retried on half the text after a plsfix error, silently dropping the rest
+    def fail(text: str) -> str:
+        raise ValueError("cannot fix")
+
+    monkeypatch.setattr("plsfix.fix_text", fail)
+    text = "naïve text, kept whole"
+    assert fix_text(text) == text
+    assert get_normalizer("potion").normalize(text) == "naive text, kept whole"
+
+
 def test_fix_keeps_html_entities_like_the_original() -> None:
     text = "Unescape '&amp;', '&lt;' and '&#62;' in “docs”"
     assert fix_text(text) == "Unescape '&amp;', '&lt;' and '&#62;' in \"docs\""
