@@ -2,13 +2,13 @@
 
 Registered names: see :data:`NORMALIZERS` (plus :data:`ALIASES`). Underscore and hyphen spellings
 are the same name. Outputs match bonepick 0.5.0 except for the deliberate fixes listed in
-``docs/guide/normalizers.md`` (plsfix sees the whole text, so mojibake is repaired; no silent
-truncation of texts over 2**20 characters).
+``docs/guide/normalizers.md``: plsfix sees the whole text (so mojibake across word boundaries is
+repaired), long texts are not truncated, and a plsfix error never drops text.
 
-Speed matters here (this is the hot path of data preparation), so the building blocks avoid
-per-character Python loops: whitespace runs via ``str.split``, diacritics via one regex over the
-NFKD form, indentation via ``re.M`` patterns, and tokenizer-based normalizers encode whole
-batches at once and map ids to strings through precomputed tables.
+Speed matters here (this is the hot path of data preparation), so nothing loops over characters
+in Python: whitespace runs via ``str.split``, diacritics via one regex over the NFKD form,
+indentation via ``re.M`` patterns, and the tokenizer-based normalizers go through
+:class:`TokenRenderer`, which caches the tokens of word-sized chunks.
 """
 
 from __future__ import annotations

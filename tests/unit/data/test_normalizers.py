@@ -132,6 +132,20 @@ def test_fix_keeps_html_entities_like_the_original() -> None:
 # --- fast paths against the plain computations ---------------------------------------------------
 
 
+def test_plain_ascii_skips_plsfix_because_plsfix_never_changes_it() -> None:
+    import plsfix
+
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in range(0x20, 0x7F) if chr(c) != "&"] + ["\t", "\n", "\n\n", "  "]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 80))) for _ in range(3000)]
+    texts += [t + "&" for t in texts[:500]]  # pieces end with the "&" they were cut after
+    plain = re.compile(r"[\t\n\x20-\x7e]*")
+    texts += [p for t in _corpus_slice() for p in t.split("&") if plain.fullmatch(p)]
+    assert len(texts) > 4000
+    for text in texts:
+        assert plsfix.fix_text(text) == text
+
+
 def test_collapse_whitespace_equals_regex_on_every_code_point() -> None:
     every = "".join(map(chr, range(0x110000)))
     assert set(re.findall(r"\s", every)) == {c for c in every if c.isspace()}
