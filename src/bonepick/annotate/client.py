@@ -9,6 +9,7 @@ error text that might echo it is redacted.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from dataclasses import dataclass
@@ -172,6 +173,8 @@ class ChatClient:
             http_client=_http_client(settings),
         )
         self._raw = _raw_response_class()
+        # newer SDKs take a pre-serialised body: orjson once instead of a deep copy and json.dumps
+        self._send_bytes = "content" in inspect.signature(self._client.post).parameters
 
     @property
     def sdk(self) -> Any:
@@ -188,7 +191,12 @@ class ChatClient:
         import openai
 
         try:
-            response = await self._client.post("/chat/completions", body=body, cast_to=self._raw)
+            if self._send_bytes:
+                response = await self._client.post(
+                    "/chat/completions", content=orjson.dumps(body), cast_to=self._raw
+                )
+            else:
+                response = await self._client.post("/chat/completions", body=body, cast_to=self._raw)
             payload = orjson.loads(response.content)
         except orjson.JSONDecodeError:
             raise RequestError("bad_response", "the server's reply is not JSON") from None
