@@ -224,3 +224,19 @@ def test_texts_are_cleaned_like_the_converter_before_predict() -> None:
     for text in [*odd, *texts[:50]]:
         assert "\n" not in one_line(text)
         assert fasttext.tokenize(one_line(text)) == fasttext.tokenize(clean_text(text))
+
+
+def test_best_autotune_arguments_are_read_from_its_output() -> None:
+    from bonepick.models.fasttext_worker import parse_best_autotune_args
+
+    log = (
+        "Trial = 3\nepoch = 40\nlr = 2.5\ndim = 8\nminCount = 1\nwordNgrams = 3\nminn = 2\nmaxn = 5\n"
+        "bucket = 812345\ndsub = 4\nloss = softmax\ncurrentScore = NaN\n\nTraining again with best arguments\n"
+        "Best selected args = 0\nepoch = 5\nlr = 0.1\ndim = 8\nminCount = 1\nwordNgrams = 1\nminn = 0\n"
+        "maxn = 0\nbucket = 0\ndsub = 2\nloss = softmax\nRead 0M words\n"
+    )
+    assert parse_best_autotune_args(log) == {
+        "epoch": 5, "lr": 0.1, "dim": 8, "minCount": 1, "wordNgrams": 1, "minn": 0, "maxn": 0, "bucket": 0,
+        "loss": "softmax",
+    }  # fmt: skip
+    assert parse_best_autotune_args("Progress: 100% Trials: 3") is None

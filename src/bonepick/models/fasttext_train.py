@@ -38,7 +38,7 @@ from bonepick.models.fasttext_files import (
     read_labeled,
     scan_split,
 )
-from bonepick.models.fasttext_worker import WorkerError, run_worker
+from bonepick.models.fasttext_worker import WorkerError, parse_best_autotune_args, run_worker
 
 LOSSES = ("softmax", "hs", "ova", "ns")
 
@@ -229,18 +229,56 @@ def _fastText_call(request: dict[str, Any], show_output: bool = False) -> dict[s
     try:
         return run_worker(request, show_output=show_output)
     except WorkerError as error:
-        text = str(error).strip()
-        if "NaN" in text:
-            raise ModelError(
-                "fastText diverged (Encountered NaN)",
-                hint="lower --learning-rate (and check the data: very few distinct words can do this)",
-            ) from None
-        if "Empty vocabulary" in text:
-            raise DataError(
-                f"fastText found no words to learn from ({text})",
-                hint="lower --min-count, or check that the text after the labels is not empty",
-            ) from None
-        raise ModelError(f"fastText failed: {text}") from None
+        _raise_fasttext_error(error)
+        raise  # pragma: no cover - _raise_fasttext_error always raises
+
+
+def _raise_fasttext_error(error: WorkerError) -> None:
+    text = str(error).strip()
+    if "NaN" in text:
+        raise ModelError(
+            "fastText diverged (Encountered NaN)",
+            hint="lower --learning-rate (and check the data: very few distinct words can do this)",
+        ) from None
+    if "Empty vocabulary" in text:
+        raise DataError(
+            f"fastText found no words to learn from ({text})",
+            hint="lower --min-count, or check that the text after the labels is not empty",
+        ) from None
+    if "enough time to train once" in text:
+        raise UsageError(f"fastText's autotune: {text}", hint="raise --autotune-duration") from None
+    raise ModelError(f"fastText failed: {text}") from None
+
+
+def memory_limit() -> int:
+    """Half the machine's memory: the address-space cap of an autotune process."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return 8 << 30
+
+
+def _autotune(job: dict[str, Any], output: str, derived: dict[str, str]) -> dict[str, Any]:
+    """fastText's autotune, made safe to run: trials that would need more than half the memory
+    are skipped (address-space cap), and when the final retraining inside autotune diverges
+    (it reuses the trials' memory, see fasttext_worker), the best arguments autotune printed
+    are trained once more in a fresh process."""
+    request = {
+        "mode": "train",
+        "output": output,
+        "memory_limit": memory_limit(),
+        "kwargs": {**job, "verbose": 3},
+    }
+    try:
+        return run_worker(request)
+    except WorkerError as error:
+        best = parse_best_autotune_args(error.log) if "NaN" in str(error) else None
+        if best is None:
+            _raise_fasttext_error(error)
+            raise  # pragma: no cover - _raise_fasttext_error always raises
+    fixed = {k: v for k, v in job.items() if not k.startswith("autotune")}
+    derived["autotune"] += "; the final model was retrained in a fresh process"
+    return _fastText_call({"mode": "train", "output": output, "kwargs": {**fixed, **best}})
 
 
 def _label_order(dirs: list[ConvertedDir], trained: list[str]) -> list[str]:
@@ -315,18 +353,22 @@ def train_fasttext(
             derived["autotune"] = f"ran {autotune_duration}s against valid.txt, choosing what was not given"
         with atomic_path(model_path) as tmp:
             job = {"input": str(train_path), "verbose": verbose, **kwargs}
-            trained = _fastText_call({"mode": "train", "output": str(tmp), "kwargs": job}, verbose > 0)
+            if autotune:
+                trained = _autotune(job, str(tmp), derived)
+            else:
+                trained = _fastText_call({"mode": "train", "output": str(tmp), "kwargs": job}, verbose > 0)
         train_seconds = time.perf_counter() - started
     labels = [strip_prefix(label) for label in trained["labels"]]
     hyper = _effective_hyperparameters(trained["args"], kwargs)
+    report = next((d.conversion for d in dirs if d.conversion), {})
     card = ModelCard(
         kind="fasttext",
         task="multilabel" if multi_label else "classification",
         labels=_label_order(dirs, labels),
-        normalizer=dirs[0].normalizer,
-        max_length=dirs[0].max_length,
-        text_expression=dirs[0].conversion.get("text_expression", ".text"),
-        label_expression=dirs[0].conversion.get("label_expression", ".label"),
+        normalizer=report.get("normalizer"),
+        max_length=report.get("max_length"),
+        text_expression=report.get("text_expression", ".text"),
+        label_expression=report.get("label_expression", ".label"),
         hyperparameters=hyper,
         data={
             "datasets": [str(d.root.resolve()) for d in dirs],

@@ -7,7 +7,7 @@ tool always runs; a second training inside a long-lived process can start from a
 bytes and give a different model from the same seed, or stop with "Encountered NaN". Running
 each job here keeps ``--thread 1 --seed N`` bit-reproducible.
 
-Protocol: ``python -m bonepick.models.fasttext_worker REQUEST.json RESULT.json``; the request
+Protocol: ``python -P path/to/fasttext_worker.py REQUEST.json RESULT.json``; the request
 says what to do, the result holds either what came out or ``{"error": message}``.
 """
 
@@ -26,6 +26,16 @@ from typing import Any
 def _train(request: dict[str, Any]) -> dict[str, Any]:
     import fasttext
 
+    if request.get("memory_limit"):
+        # autotune samples up to 10M buckets x 1000 dimensions (40 GB); over this address-space
+        # limit the allocation fails and autotune skips that trial instead of swapping the host
+        import resource
+
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = int(request["memory_limit"])
+        resource.setrlimit(
+            resource.RLIMIT_AS, (limit if hard == resource.RLIM_INFINITY else min(limit, hard), hard)
+        )
     model = fasttext.train_supervised(**request["kwargs"])
     model.save_model(request["output"])
     args = model.f.getArgs()
@@ -71,7 +81,37 @@ def main(argv: list[str]) -> int:
 
 
 class WorkerError(Exception):
-    """fastText failed in the worker; the message is fastText's."""
+    """fastText failed in the worker; the message is fastText's, ``log`` what it printed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def parse_best_autotune_args(log: str) -> dict[str, Any] | None:
+    """The arguments autotune settled on, from its verbose (level 3) output, or None."""
+    marker = log.rfind("Best selected args")
+    if marker < 0:
+        return None
+    numbers = {"epoch": int, "lr": float, "dim": int, "minCount": int, "wordNgrams": int, "minn": int,
+               "maxn": int, "bucket": int}  # fmt: skip
+    found: dict[str, Any] = {}
+    for line in log[marker:].splitlines()[1:]:
+        name, sep, value = (part.strip() for part in line.partition("="))
+        if not sep:
+            break
+        if name in numbers:
+            found[name] = numbers[name](value)
+        elif name == "loss":
+            found["loss"] = value
+    return found if {"epoch", "lr", "dim", "wordNgrams", "bucket"} <= set(found) else None
+
+
+def _stderr() -> Any:
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stream (tests): inherit ours
+        return None
 
 
 def run_worker(request: dict[str, Any], show_output: bool = False) -> dict[str, Any]:
@@ -84,17 +124,15 @@ def run_worker(request: dict[str, Any], show_output: bool = False) -> dict[str, 
     with tempfile.TemporaryDirectory(prefix="bonepick-fasttext-") as work:
         request_path, result_path = Path(work) / "request.json", Path(work) / "result.json"
         request_path.write_text(json.dumps(request), encoding="utf-8")
-        # -P: the working folder stays off the path (a file there named fasttext.py cannot shadow
-        # the bindings); bonepick's own location goes first so a source checkout works too
-        command = [sys.executable, "-P", "-m", __name__, str(request_path), str(result_path)]
-        source = str(Path(__file__).resolve().parents[2])
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")])),
-        }
+        # run as a file, not ``-m``: the worker imports only the standard library and fastText;
+        # -P keeps the working folder off the path (a fasttext.py there cannot shadow the bindings)
+        command = [sys.executable, "-P", str(Path(__file__).resolve()), str(request_path), str(result_path)]
+        # large allocations as fresh (zeroed) mappings: fewer chances for fastText to start from
+        # a freed matrix when it trains several models in one process (autotune)
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")}
         log_path = Path(work) / "output.log"
         with open(log_path, "wb") as log:
-            sink = sys.stderr if show_output else log
+            sink = _stderr() if show_output else log
             completed = subprocess.run(
                 command, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env=env, check=False
             )
@@ -111,8 +149,9 @@ def run_worker(request: dict[str, Any], show_output: bool = False) -> dict[str, 
                 f"the fastText process died ({how})" + (f"; its last words: {last}" if last else "")
             )
         result = json.loads(result_path.read_text(encoding="utf-8"))
+        log = log_path.read_bytes().decode("utf-8", "replace").replace("\r", "\n")
     if "error" in result:
-        raise WorkerError(result["error"])
+        raise WorkerError(result["error"], log)
     return result
 
 
