@@ -502,7 +502,11 @@ def annotate_dataset(
         typer.Option("--output-price", help="USD per million completion tokens.", show_default=False),
     ] = None,
     http_backend: Annotated[
-        str, typer.Option("--http-backend", help="auto (aiohttp when installed), aiohttp or httpx.")
+        str,
+        typer.Option(
+            "--http-backend",
+            help="HTTP transport of the openai client: auto (aiohttp when installed), aiohttp or httpx.",
+        ),
     ] = "auto",
     num_proc: Annotated[
         int | None,
