@@ -87,13 +87,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "fastText (lr .1, ng 1, mc 1, ep 5, dim 100)": dict(
         lr=0.1, wordNgrams=1, minCount=1, epoch=5, dim=100, bucket=2_000_000
     ),
-    "bonepick (lr .1, ng 2, mc 1, ep auto, dim 100)": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100),
+    # ng and epochs are derived from the training-set size, as train-fasttext does
+    "bonepick (lr .1, ng auto, mc 1, ep auto, dim 100)": dict(lr=0.1, minCount=1, dim=100),
     "  variant: original + ep auto": dict(lr=0.1, wordNgrams=3, minCount=5, dim=256, bucket=2_000_000),
-    "  variant: bonepick, ng 1": dict(lr=0.1, wordNgrams=1, minCount=1, dim=100),
+    "  variant: bonepick, ng 2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100),
     "  variant: bonepick, ng 3": dict(lr=0.1, wordNgrams=3, minCount=1, dim=100),
-    "  variant: bonepick, lr 0.5": dict(lr=0.5, wordNgrams=2, minCount=1, dim=100),
-    "  variant: bonepick, ep auto/2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100, epoch_scale=0.5),
-    "  variant: bonepick, ep auto*2": dict(lr=0.1, wordNgrams=2, minCount=1, dim=100, epoch_scale=2.0),
+    "  variant: bonepick, lr 0.5": dict(lr=0.5, minCount=1, dim=100),
+    "  variant: bonepick, ep auto/2": dict(lr=0.1, minCount=1, dim=100, epoch_scale=0.5),
+    "  variant: bonepick, ep auto*2": dict(lr=0.1, minCount=1, dim=100, epoch_scale=2.0),
 }
 
 
@@ -101,7 +102,7 @@ def run_defaults(corpora: list[str], configs: list[str] | None, threads: int) ->
     from bonepick.models import load_model
     from bonepick.models.card import ModelCard
     from bonepick.models.fasttext_files import read_labeled, scan_split
-    from bonepick.models.fasttext_train import auto_epochs, file_metrics
+    from bonepick.models.fasttext_train import auto_epochs, auto_word_ngrams, file_metrics
     from bonepick.models.fasttext_worker import run_worker
 
     for name in corpora:
@@ -111,7 +112,9 @@ def run_defaults(corpora: list[str], configs: list[str] | None, threads: int) ->
         print(
             f"\n## {name}: {documents} train / {len(texts)} test documents, auto epochs {auto_epochs(documents)}"
         )
-        print(f"{'configuration':48s} {'epochs':>6s} {'acc':>7s} {'macroF1':>7s} {'train s':>8s} {'MB':>7s}")
+        print(
+            f"{'configuration':52s} {'ng':>3s} {'epochs':>6s} {'acc':>7s} {'macroF1':>7s} {'train s':>8s} {'MB':>7s}"
+        )
         for label, config in CONFIGS.items():
             wanted = any(c in label for c in configs) if configs else not label.startswith("  variant")
             if not wanted:
@@ -119,6 +122,7 @@ def run_defaults(corpora: list[str], configs: list[str] | None, threads: int) ->
             kwargs = dict(config)
             scale = kwargs.pop("epoch_scale", 1.0)
             kwargs.setdefault("epoch", max(1, round(auto_epochs(documents) * scale)))
+            kwargs.setdefault("wordNgrams", auto_word_ngrams(documents))
             kwargs.setdefault("bucket", 2_000_000)
             with tempfile.TemporaryDirectory(dir=CACHE) as work:
                 model_dir = Path(work)
@@ -143,7 +147,7 @@ def run_defaults(corpora: list[str], configs: list[str] | None, threads: int) ->
                 metrics = file_metrics(load_model(model_dir), [folder / "test.txt"])
                 size = (model_dir / "model.bin").stat().st_size / 1e6
             print(
-                f"{label:48s} {kwargs['epoch']:6d} {metrics['accuracy']:7.4f} {metrics['macro_f1']:7.4f} "
+                f"{label:52s} {kwargs['wordNgrams']:3d} {kwargs['epoch']:6d} {metrics['accuracy']:7.4f} {metrics['macro_f1']:7.4f} "
                 f"{seconds:8.1f} {size:7.0f}",
                 flush=True,
             )
@@ -165,7 +169,8 @@ def _child_cpu() -> float:
 def _train_command(side: str, folder: Path, out: Path, epochs: int, threads: int) -> list[str]:
     if side == "bonepick":
         return [sys.executable, "-m", "bonepick", "train-fasttext", "-d", str(folder), "-o", str(out),
-                "--dimension", "100", "--thread", str(threads), "--epoch", str(epochs), "--overwrite"]  # fmt: skip
+                "--dimension", "100", "--word-ngrams", "2", "--thread", str(threads), "--epoch", str(epochs),
+                "--overwrite"]  # fmt: skip
     return [sys.executable, "-P", "-c", RAW_TRAIN, str(folder / "train.txt"), str(out / "model.bin"),
             str(epochs), str(threads)]  # fmt: skip
 

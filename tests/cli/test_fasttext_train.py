@@ -77,7 +77,11 @@ def test_several_dirs_join_label_first_and_report_validation(
     assert card.data["valid"]["documents"] == 100
     assert card.data["datasets"] == [str(first.resolve()), str(second.resolve())]
     assert card.hyperparameters["epoch"] == 10
-    assert card.training["derived"] == {"loss": "from single-label data"}
+    assert card.training["derived"] == {
+        "word_ngrams": "from 500 training documents",
+        "loss": "from single-label data",
+    }
+    assert card.hyperparameters["word_ngrams"] == 1
     metrics = card.training["valid_metrics"]
     assert metrics["documents"] == 100 and 0.0 <= metrics["accuracy"] <= 1.0
     assert set(metrics["f1"]) == {"ham", "spam"}

@@ -43,8 +43,6 @@ def fasttext_model_dir(tmp_path_factory: pytest.TempPathFactory, fasttext_spam_c
         out,
         "--dimension",
         "32",
-        "--bucket",
-        "50000",
         "--thread",
         "1",
         "--seed",

@@ -43,7 +43,12 @@ def train_fasttext(
         float | None, typer.Option("--learning-rate", "--lr", help="Learning rate. [default: 0.1]")
     ] = None,
     word_ngrams: Annotated[
-        int | None, typer.Option("--word-ngrams", help="Longest word n-gram used as a feature. [default: 2]")
+        int | None,
+        typer.Option(
+            "--word-ngrams",
+            help="Longest word n-gram used as a feature. [default: 1 below 100k training documents, 2 from "
+            "100k on]",
+        ),
     ] = None,
     min_count: Annotated[
         int | None, typer.Option("--min-count", help="Drop words seen fewer times than this. [default: 1]")
@@ -61,8 +66,8 @@ def train_fasttext(
         int | None,
         typer.Option(
             "--bucket",
-            help="Hash buckets for word n-grams (and char n-grams); the model holds bucket x dimension "
-            "floats. [default: 2000000]",
+            help="Hash buckets for word n-grams above 1 and char n-grams (unused otherwise); the model "
+            "holds (words + bucket) x dimension floats. [default: 2000000]",
         ),
     ] = None,
     min_char_ngram: Annotated[
