@@ -13,8 +13,8 @@ processes:
 
 MB/s are uncompressed input JSON bytes per second of wall time; "per proc" divides by the
 process count. Peak RSS is the largest resident set of the main process and of any worker.
-A second, twice as large dataset (same shard count, twice the rows per shard) shows whether
-peak memory grows with the data for balance, sample and reshard.
+A second dataset twice as large (twice the shards of the same size) shows whether peak memory
+grows with the data for balance, sample and reshard.
 
     flock /tmp/bonepick-bench.lock uv run python benchmarks/data_pipeline.py [--mb 100]
 """
@@ -22,6 +22,7 @@ peak memory grows with the data for balance, sample and reshard.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import resource
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -78,6 +80,37 @@ def raw_decode(root: Path) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu
 
 
+def own_peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class WorkerPeak(threading.Thread):
+    """Samples the resident set of this process's worker processes every 20 ms."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak_mb = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        import psutil
+
+        me = psutil.Process()
+        while not self._done.is_set():
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
+            self._done.wait(0.02)
+
+    def stop(self) -> float:
+        self._done.set()
+        self.join()
+        return self.peak_mb
+
+
 def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int, level: int | None) -> None:
     """Runs in the child process: one stage, then its timings and peak RSS as JSON. The library
     is imported before the clocks start; worker start-up (spawn, imports) is counted."""
@@ -88,6 +121,8 @@ def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int,
     import bonepick.data.transform  # noqa: F401
 
     before = resource.getrusage(resource.RUSAGE_SELF)
+    watcher = WorkerPeak()
+    watcher.start()
     start = time.perf_counter()
     if stage == "transform":
         from bonepick.data.transform import transform_dataset
@@ -121,8 +156,10 @@ def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int,
     result = {
         "seconds": seconds,
         "cpu": cpu,
-        "rss_main_mb": me.ru_maxrss / 1024,
-        "rss_worker_mb": kids.ru_maxrss / 1024,
+        # ru_maxrss survives fork+exec (it would report this benchmark's own size), so the main
+        # process's peak is read from VmHWM and the workers' from sampling them
+        "rss_main_mb": own_peak_mb(),
+        "rss_worker_mb": watcher.stop(),
     }
     print(json.dumps(result))
 
@@ -206,9 +243,9 @@ def main() -> None:
                     f" {r['rss_worker_mb']:4.0f} MB{mark}"
                 )
         big = work / "big"
-        big_rows, big_bytes = build(big, 2 * args.mb, args.shards)
+        big_rows, big_bytes = build(big, 2 * args.mb, 2 * args.shards)
         shutil.rmtree(small)
-        print(f"\npeak RSS with -p 1, {mb:.0f} MB vs {big_bytes / 1e6:.0f} MB input (same shard count)")
+        print(f"\npeak RSS with -p 1, {mb:.0f} MB vs {big_bytes / 1e6:.0f} MB input (twice the shards)")
         for stage in ("balance", "sample", "reshard"):
             r = measure(stage, big / "train", work / "out", 1, big_bytes)
             print(f"{stage:<15} {first_size[stage]:6.0f} MB -> {r['rss_main_mb']:6.0f} MB")
