@@ -252,11 +252,17 @@ class TokenRenderer:
         )
         specials = sorted({t.content for t in tokenizer.get_added_tokens_decoder().values()}, key=len)
         self._specials = re.compile("|".join(re.escape(s) for s in reversed(specials))) if specials else None
+        self._special_starts = "".join(sorted({s[0] for s in specials if s}))  # a cheap first check
         self._parts = _Cache(self._render_part, cache_size)
         self._chunks = _Cache(self._render_chunk, cache_size)
 
     def render(self, ids: list[int]) -> str:
         return " ".join(map(self.table.__getitem__, ids))
+
+    def _has_special(self, text: str) -> bool:
+        if self._specials is None or not any(c in text for c in self._special_starts):
+            return False
+        return self._specials.search(text) is not None
 
     def _render_single(self, piece: str) -> str:
         """A single pre-token of printable ASCII: straight to the BPE model."""
@@ -279,7 +285,7 @@ class TokenRenderer:
         direct: list[int] = []
         lookup = self._chunks.__getitem__
         for i, text in enumerate(texts):
-            if not self.chunked or (self._specials is not None and self._specials.search(text)):
+            if not self.chunked or self._has_special(text):
                 out.append(None)  # special-token text is split by the tokenizer itself
                 direct.append(i)
             else:
