@@ -46,6 +46,11 @@ The responder decides each reply from the last user message:
 * The output shape follows the JSON Schema in ``response_format`` (``json_schema``), or, when the
   request has none, the last fenced ``json`` block in the prompt that looks like a schema, or else
   ``{"score": N}``. Strings get a short rationale, booleans ``score >= middle``, enums an element.
+* ``[[classify: a=w1|w2; b=w3; c=*]]`` in the text makes every enum field the class whose words
+  occur most often (case-insensitive, whole words) in the ``<document>...</document>`` part of the
+  text (or the whole text without the directive); ``*`` marks the class for documents with no
+  keyword (else the first class). String fields then echo the directive, so a "rules" reply written
+  from a description that carries it passes it on to the labelling prompts (``bootstrap`` tests).
 * ``BONEPICK-FAIL`` in the text (``Faults.fail_marker``) makes that request fail every time with a
   500, so a row can be made to fail for good.
 
@@ -79,6 +84,8 @@ from typing import Any
 OUTCOMES = ("ok", "429", "500", "timeout", "malformed", "invalid", "bad_body")
 SCORE_DIRECTIVE = re.compile(r"\[\[score=(-?\d+(?:\.\d+)?)\]\]")
 SCORES_DIRECTIVE = re.compile(r"\[\[scores=(-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?)*)\]\]")
+CLASSIFY_DIRECTIVE = re.compile(r"\[\[classify:[^\]]*\]\]")
+_DOCUMENT = re.compile(r"<document>(.*?)</document>", re.S)
 _JSON_FENCE = re.compile(r"```json\s*(\{.*?\})\s*```", re.S)
 _WORD = re.compile(r"[A-Za-z]+")
 _SENTENCE = re.compile(r"[.!?]+")
@@ -163,10 +170,46 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else value
 
 
+def keyword_class(text: str) -> str | None:
+    """The class a ``[[classify: ...]]`` directive gives the text (see the module docstring)."""
+    directive = CLASSIFY_DIRECTIVE.search(text)
+    if not directive:
+        return None
+    classes: list[tuple[str, list[str]]] = []
+    fallback = None
+    for part in directive.group(0)[len("[[classify:") : -2].split(";"):
+        name, _, words = part.partition("=")
+        name, words = name.strip(), words.strip()
+        if not name:
+            continue
+        if words == "*":
+            fallback = name
+            classes.append((name, []))
+        else:
+            classes.append((name, [w.strip().lower() for w in words.split("|") if w.strip()]))
+    if not classes:
+        return None
+    documents = _DOCUMENT.findall(text)
+    body = " ".join(documents) if documents else CLASSIFY_DIRECTIVE.sub(" ", text)
+    counts = Counter(w.lower() for w in re.findall(r"[A-Za-z0-9$]+", body))
+    best, best_count = None, 0
+    for name, words in classes:
+        count = sum(counts[w] for w in words)
+        if count > best_count:
+            best, best_count = name, count
+    return best or fallback or classes[0][0]
+
+
 def _build(schema: dict[str, Any], quality: float, explicit: float | None, text: str) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
+    keyword = keyword_class(text) if "[[classify:" in text else None
+    if "enum" in schema and keyword is not None and keyword in schema["enum"]:
+        return keyword
+    if kind == "string" and keyword is not None and "enum" not in schema:
+        directive = CLASSIFY_DIRECTIVE.search(text).group(0)
+        return f"Label each document by its keywords: {directive}"
     if "enum" in schema:
         options = schema["enum"]
         return options[min(len(options) - 1, int(quality * len(options)))]
