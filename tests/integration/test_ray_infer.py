@@ -49,7 +49,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_ray_matches_local_resumes_and_reports_errors(
-    cli, fasttext_model_dir: Path, corpus: Path, tmp_path: Path
+    cli, fasttext_model_dir: Path, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     common = ["infer", "-m", fasttext_model_dir, "-i", corpus, "-n", "spam"]
     cli(*common, "-o", tmp_path / "local", "-p", "2")
@@ -60,9 +60,12 @@ def test_ray_matches_local_resumes_and_reports_errors(
     assert record["summary"]["rows_in"] == record["summary"]["rows_out"] == 600 + 200 + 200 + 40
     assert "docs/s" in result.output
 
-    # resume: the markers Ray's workers wrote let a rerun skip the finished shards
+    # resume: the markers Ray's workers wrote let a rerun skip the finished shards; paths relative
+    # to the driver's working directory work although Ray's workers run elsewhere
     (tmp_path / "ray" / "train" / "s1.jsonl.zst").unlink()
-    result = cli(*common, "-o", tmp_path / "ray", "--engine", "ray")
+    monkeypatch.chdir(tmp_path)
+    relative = ["-m", os.path.relpath(fasttext_model_dir), "-i", os.path.relpath(corpus), "-n", "spam"]
+    result = cli("infer", *relative, "-o", "ray", "--engine", "ray")
     assert "4 already complete" in result.output
     assert _digest(tmp_path / "ray") == _digest(tmp_path / "local")
 

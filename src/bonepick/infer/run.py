@@ -148,6 +148,7 @@ def throughput(summary: RunSummary) -> dict[str, float]:
     nbytes = sum(r.stats.bytes_in for r in fresh)
     model_seconds = sum(r.stats.extra.get("model_seconds", 0.0) for r in fresh)
     shard_seconds = sum(r.stats.seconds for r in fresh)  # worker time on shards, without start-up
+    cpu_seconds = sum(r.stats.extra.get("cpu_seconds", 0.0) for r in fresh)
     seconds = summary.seconds
     return {
         "documents": docs,
@@ -158,4 +159,6 @@ def throughput(summary: RunSummary) -> dict[str, float]:
         "model_seconds": round(model_seconds, 3),
         "shard_seconds": round(shard_seconds, 3),
         "docs_per_worker_second": round(docs / shard_seconds, 1) if shard_seconds > 0 else 0.0,
+        "cpu_seconds": round(cpu_seconds, 3),
+        "docs_per_cpu_second": round(docs / cpu_seconds, 1) if cpu_seconds > 0 else 0.0,
     }

@@ -47,7 +47,7 @@ class InferStep(Step):
             raise ValueError(f"output must be one of {OUTPUT_MODES}, got {output!r}")
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        self.model_dir = Path(model_dir)
+        self.model_dir = Path(model_dir).absolute()  # workers may run elsewhere (Ray)
         self.field = field
         self.text_expression = text_expression
         self.id_expression = id_expression
@@ -83,6 +83,7 @@ class InferStep(Step):
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         assert task.output is not None and self.model is not None, "setup() must run first"
         text_of, path, field = self._text.text, task.input, self.field
+        cpu_started = time.process_time()
         with ShardWriter(task.output, level=self.compression_level) as writer:
             texts: list[str] = []
             kept: list[Any] = []
@@ -108,6 +109,7 @@ class InferStep(Step):
                 self._score(texts, kept, nbytes, writer, stats)
             if writer.rows != stats.rows_in:
                 raise DataError(f"wrote {writer.rows} rows for {stats.rows_in} input rows", path)
+        stats.add("cpu_seconds", time.process_time() - cpu_started)
         return None
 
     def _id_of(self, row: dict[str, Any], path: Path, line: int) -> Any:

@@ -304,7 +304,7 @@ def plot_histogram(report: ThresholdReport, path: Path) -> Path:
 
     assert report.scores is not None
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    ax.hist(report.scores, bins=100, color="#4a7ab0")
+    ax.hist(report.scores, bins=100, color="#4a7ab0", log=True)  # scores pile up at the ends
     for row in report.rows:
         ax.axvline(row.threshold, color="#c0392b", linestyle="--", linewidth=1)
         ax.text(
@@ -319,7 +319,7 @@ def plot_histogram(report: ThresholdReport, path: Path) -> Path:
     title = report.name + (f" / {report.label}" if report.label else "")
     ax.set_title(f"{title}: {report.documents:,} documents")
     ax.set_xlabel("score")
-    ax.set_ylabel("documents")
+    ax.set_ylabel("documents (log scale)")
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

@@ -10,6 +10,7 @@ Ray is imported only when this executor runs (``pip install 'bonepick[ray]'``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import uuid
@@ -58,6 +59,9 @@ class RayExecutor(Executor):
         self.num_gpus_per_task = num_gpus_per_task
 
     def _execute(self, step: Step, tasks: list[ShardTask], state_dir: Path | None) -> list[TaskResult]:
+        # Ray workers do not run in this process's working directory: send absolute paths
+        tasks = [_absolute(task) for task in tasks]
+        state_dir = state_dir.absolute() if state_dir is not None else None
         ray = import_ray()
         started_here = False
         if not ray.is_initialized():
@@ -70,10 +74,7 @@ class RayExecutor(Executor):
                 ray.shutdown()
 
     def _init(self, ray: Any) -> None:
-        # Ray's `uv run` integration would rebuild this environment for every worker from the
-        # working directory; bonepick's workers use the interpreter already installed.
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
+        options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR}
         if self.ray_address:
             ray.init(address=self.ray_address, **options)
         else:
@@ -144,7 +145,16 @@ class RayExecutor(Executor):
             self.progress.rows(rows, nbytes)
 
 
+def _absolute(task: ShardTask) -> ShardTask:
+    output = task.output.absolute() if task.output is not None else None
+    params = {k: v.absolute() if isinstance(v, Path) else v for k, v in task.params.items()}
+    return dataclasses.replace(task, input=task.input.absolute(), output=output, params=params)
+
+
 def import_ray() -> Any:
+    # Ray's `uv run` integration (read when ray is imported) would rebuild this environment for
+    # every worker from the working directory; bonepick's workers use the installed interpreter.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray
     except ImportError as error:

@@ -154,9 +154,9 @@ def infer(
     speed = result.throughput
     if speed["documents"]:
         out.info(
-            f"scored {speed['documents']:,} documents ({speed['megabytes']:,.1f} MB) at "
-            f"{speed['docs_per_second']:,.0f} docs/s, {speed['mb_per_second']:,.1f} MB/s "
-            f"({speed['model_seconds']:,.1f}s in the model)"
+            f"scored {speed['documents']:,} documents ({speed['megabytes']:,.1f} MB) in {speed['seconds']:,.1f}s: "
+            f"{speed['docs_per_second']:,.0f} docs/s, {speed['mb_per_second']:,.1f} MB/s; per worker, once "
+            f"started: {speed['docs_per_worker_second']:,.0f} docs/s ({speed['model_seconds']:,.1f}s in the model)"
         )
 
 
