@@ -249,8 +249,9 @@ def thresholds(
             cells += [row.tokens_kept, f"{100 * (row.tokens_fraction or 0):.2f}%"]
         rows.append(cells)
     what = name + (f" / {label}" if label else "")
+    out.table(f"thresholds of {what}", columns, rows)
     unit = f", {report.tokens:,} {report.token_unit}" if report.tokens is not None else ""
-    out.table(f"thresholds of {what} ({report.documents:,} documents{unit})", columns, rows)
+    out.info(f"{report.documents:,} documents{unit}; keep documents scoring at least the threshold")
     folder = output_dir or dataset_dir[0]
     stem = f"thresholds_{name}" + (f"_{label}" if label else "")
     record = report.to_dict()
