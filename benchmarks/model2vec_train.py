@@ -20,8 +20,8 @@ label threshold (label >= t).
 
 Run under the shared lock, one corpus at a time (each run stays under ~5 minutes on 2 cores):
 
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus spam
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus pool --epochs 2
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus spam --seeds 42,1,2
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus pool --epochs 2 --seeds 42,1,2
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --ranking
 """
 
@@ -99,7 +99,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out: Path) -> dict:
+def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out: Path, seed: int) -> dict:
     from sklearn.metrics import f1_score
 
     from bonepick.models import load_model
@@ -111,7 +111,12 @@ def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out
         num_proc=1,
         overwrite=True,
         train=TrainConfig(
-            batch_size=batch_size, min_epochs=epochs, max_epochs=epochs, patience=None, device=device, seed=42
+            batch_size=batch_size,
+            min_epochs=epochs,
+            max_epochs=epochs,
+            patience=None,
+            device=device,
+            seed=seed,
         ),
     )
     start = time.perf_counter()
@@ -133,7 +138,7 @@ def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out
     }
 
 
-def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, out: Path) -> dict:
+def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, out: Path, seed: int) -> dict:
     import model2vec.train.trainer as m2v_trainer
     from model2vec.train import StaticModelForClassification
     from sklearn.metrics import f1_score
@@ -171,7 +176,7 @@ def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, ou
         max_epochs=epochs,
         early_stopping_patience=None,
         device=device,
-        random_seed=42,
+        random_seed=seed,
     )
     fit = time.perf_counter() - fit_start
     total = time.perf_counter() - start
@@ -249,6 +254,9 @@ def main() -> None:
     parser.add_argument("--worker", choices=["bonepick", "model2vec"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--batch-size", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--seeds", default="42", help="comma-separated seeds; each trainer runs once per seed"
+    )
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -256,7 +264,11 @@ def main() -> None:
 
     if args.worker:
         run = worker_bonepick if args.worker == "bonepick" else worker_model2vec
-        result = run(args.data, args.epochs, args.batch_size, args.device, args.work / f"model-{args.worker}")
+        seed = int(args.seeds)
+        result = run(
+            args.data, args.epochs, args.batch_size, args.device, args.work / f"model-{args.worker}", seed
+        )
+        result["seed"] = seed
         args.result.write_text(json.dumps(result))
         return
 
@@ -287,29 +299,39 @@ def main() -> None:
         f"corpus {args.corpus}: train {n_train}, valid {n_valid}, test {n_test}; "
         f"epochs {args.epochs}, batch {batch_size}, device {args.device}, cpus {os.cpu_count()}"
     )
+    seeds = [int(x) for x in args.seeds.split(",")]
     results = []
-    for worker in ("model2vec", "bonepick"):
-        result_file = args.work / f"result-{worker}.json"
-        command = [
-            sys.executable, __file__, "--worker", worker, "--data", str(folder), "--epochs", str(args.epochs),
-            "--batch-size", str(batch_size), "--device", args.device, "--work", str(args.work),
-            "--result", str(result_file),
-        ]  # fmt: skip
-        subprocess.run(command, check=True)
-        results.append(json.loads(result_file.read_text()))
-    header = (
-        f"{'trainer':44} {'fit s':>8} {'total s':>8} {'docs/s per epoch':>26} {'RSS MB':>8} {'macro-F1':>9}"
+    for seed in seeds:
+        for worker in ("model2vec", "bonepick"):
+            result_file = args.work / f"result-{worker}.json"
+            command = [
+                sys.executable, __file__, "--worker", worker, "--data", str(folder), "--epochs", str(args.epochs),
+                "--batch-size", str(batch_size), "--device", args.device, "--work", str(args.work),
+                "--result", str(result_file), "--seeds", str(seed),
+            ]  # fmt: skip
+            subprocess.run(command, check=True)
+            results.append(json.loads(result_file.read_text()))
+    print(
+        f"{'trainer':44} {'seed':>5} {'fit s':>7} {'total s':>8} {'docs/s per epoch':>24} {'RSS MB':>7} {'macro-F1':>9}"
     )
-    print(header)
     for r in results:
         per_epoch = ", ".join(f"{v:,.0f}" for v in r["docs_per_second_per_epoch"])
         print(
-            f"{r['trainer']:44} {r['fit_seconds']:8.1f} {r['total_seconds']:8.1f} {per_epoch:>26} "
-            f"{r['peak_rss_mb']:8.0f} {r['test_macro_f1']:9.4f}"
+            f"{r['trainer']:44} {r['seed']:5d} {r['fit_seconds']:7.1f} {r['total_seconds']:8.1f} {per_epoch:>24} "
+            f"{r['peak_rss_mb']:7.0f} {r['test_macro_f1']:9.4f}"
         )
-    ratio = results[1]["fit_seconds"] / results[0]["fit_seconds"]
-    delta = results[1]["test_macro_f1"] - results[0]["test_macro_f1"]
-    print(f"bonepick / model2vec fit time: {ratio:.2f}x (target <= 1.10x); macro-F1 difference {delta:+.4f}")
+    ours = [r for r in results if r["trainer"].startswith("bonepick")]
+    theirs = [r for r in results if r["trainer"].startswith("model2vec")]
+
+    def mean(rows: list[dict], key: str) -> float:
+        return sum(r[key] for r in rows) / len(rows)
+
+    ratio = mean(ours, "fit_seconds") / mean(theirs, "fit_seconds")
+    f1_ours, f1_theirs = mean(ours, "test_macro_f1"), mean(theirs, "test_macro_f1")
+    print(
+        f"mean over {len(seeds)} seed(s): fit time bonepick / model2vec {ratio:.2f}x (target <= 1.10x); "
+        f"macro-F1 bonepick {f1_ours:.4f} vs model2vec {f1_theirs:.4f} ({f1_ours - f1_theirs:+.4f})"
+    )
     if args.json:
         args.json.write_text(
             json.dumps({"corpus": args.corpus, "n_train": n_train, "results": results}, indent=2)

@@ -80,6 +80,7 @@ class Model2VecTrainConfig:
             "device": t.device,
             "mixed_precision": t.mixed_precision,
             "threads": t.threads,
+            "embedding_lr_factor": t.embedding_lr_factor,
         }
 
 

@@ -87,6 +87,13 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output
 Threads = Annotated[
     int, typer.Option("--threads", help="CPU threads for training steps (1 is fastest on shared machines).")
 ]
+EmbeddingLr = Annotated[
+    float,
+    typer.Option(
+        "--embedding-lr-factor",
+        help="Token vectors learn at this times --learning-rate (only batch rows move).",
+    ),
+]
 NoAmp = Annotated[bool, typer.Option("--no-mixed-precision", help="Train in float32 on CUDA too.")]
 
 
@@ -211,6 +218,7 @@ def train_model2vec(
     device: Device = "auto",
     no_mixed_precision: NoAmp = False,
     threads: Threads = 1,
+    embedding_lr_factor: EmbeddingLr = 3.0,
     seed: Seed = 42,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
@@ -256,6 +264,7 @@ def train_model2vec(
             device=device,
             mixed_precision=not no_mixed_precision,
             threads=threads,
+            embedding_lr_factor=embedding_lr_factor,
             seed=seed,
         ),
     )
@@ -304,6 +313,7 @@ def train_contrastive(
     device: Device = "auto",
     no_mixed_precision: NoAmp = False,
     threads: Threads = 1,
+    embedding_lr_factor: EmbeddingLr = 3.0,
     seed: Seed = 42,
     num_proc: NumProc = None,
     overwrite: Overwrite = False,
@@ -345,6 +355,7 @@ def train_contrastive(
             device=device,
             mixed_precision=not no_mixed_precision,
             threads=threads,
+            embedding_lr_factor=embedding_lr_factor,
             seed=seed,
         ),
     )
