@@ -288,7 +288,7 @@ def _autotune(job: dict[str, Any], output: str, derived: dict[str, str]) -> dict
         "kwargs": {**job, "verbose": 3},
     }
     try:
-        return run_worker(request)
+        return run_worker(request, fresh_mappings=True)
     except WorkerError as error:
         best = parse_best_autotune_args(error.log) if "NaN" in str(error) else None
         if best is None:

@@ -114,7 +114,9 @@ def _stderr() -> Any:
         return None
 
 
-def run_worker(request: dict[str, Any], show_output: bool = False) -> dict[str, Any]:
+def run_worker(
+    request: dict[str, Any], show_output: bool = False, fresh_mappings: bool = False
+) -> dict[str, Any]:
     """Run ``request`` in a fresh Python process and return its result (raises WorkerError).
 
     fastText prints progress itself (on both streams, autotune even when not verbose): with
@@ -127,9 +129,12 @@ def run_worker(request: dict[str, Any], show_output: bool = False) -> dict[str, 
         # run as a file, not ``-m``: the worker imports only the standard library and fastText;
         # -P keeps the working folder off the path (a fasttext.py there cannot shadow the bindings)
         command = [sys.executable, "-P", str(Path(__file__).resolve()), str(request_path), str(result_path)]
-        # large allocations as fresh (zeroed) mappings: fewer chances for fastText to start from
-        # a freed matrix when it trains several models in one process (autotune)
-        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": os.environ.get("MALLOC_MMAP_THRESHOLD_", "131072")}
+        env = dict(os.environ)
+        if fresh_mappings:
+            # large allocations as fresh (zeroed) mappings: fewer chances for fastText to start
+            # from a freed matrix when it trains several models in one process (autotune); it
+            # costs ~8% on a single training, so only then
+            env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
         log_path = Path(work) / "output.log"
         with open(log_path, "wb") as log:
             sink = _stderr() if show_output else log
