@@ -264,3 +264,53 @@ def test_usage_errors(cli, fasttext_model_dir: Path, corpus: Path, tmp_path: Pat
     )
     assert "unknown --engine" in result.output
     assert "Traceback" not in result.output
+
+
+def test_fasttext_file_trained_elsewhere_and_overrides(cli, fasttext_model_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    shutil.copy(fasttext_model_dir / "model.bin", foreign / "classifier.bin")  # no card beside it
+    docs = tmp_path / "docs"
+    write_rows(docs / "x.jsonl", list(read_rows(SPAM / "test" / "part_00.jsonl.zst"))[:50])
+    result = cli("infer", "-p", "1", "-m", foreign, "-i", docs, "-o", tmp_path / "o1", "-n", "s", expect=1)
+    assert "has no model card" in result.output and "--normalizer" in result.output
+    cli(
+        "infer",
+        "-p",
+        "1",
+        "-m",
+        foreign,
+        "-i",
+        docs,
+        "-o",
+        tmp_path / "o1",
+        "-n",
+        "s",
+        "--normalizer",
+        "whitespace",
+    )
+    cli("infer", "-p", "1", "-m", fasttext_model_dir, "-i", docs, "-o", tmp_path / "o2", "-n", "s")
+    assert _digest(tmp_path / "o1") == _digest(tmp_path / "o2")
+    # overriding the card's preparation changes the scores, and is recorded for resume
+    cli(
+        "infer",
+        "-p",
+        "1",
+        "-m",
+        fasttext_model_dir,
+        "-i",
+        docs,
+        "-o",
+        tmp_path / "o3",
+        "-n",
+        "s",
+        "--max-length",
+        "20",
+    )
+    assert _digest(tmp_path / "o3") != _digest(tmp_path / "o2")
+    result = cli(
+        "infer", "-p", "1", "-m", fasttext_model_dir, "-i", docs, "-o", tmp_path / "o3", "-n", "s", expect=1
+    )
+    assert "other settings (max_length)" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import re
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bonepick.errors import UsageError
+from bonepick.errors import ModelError, UsageError
 from bonepick.infer.layout import plan_tasks
 from bonepick.infer.state import check_same_settings
 from bonepick.infer.step import DEFAULT_BATCH_SIZE, OUTPUT_MODES, InferStep
@@ -71,15 +72,21 @@ def infer(
     num_gpus_per_task: float = 0.0,
     rank: int = 0,
     world_size: int = 1,
+    normalizer: str | None = None,
+    max_length: int | None = None,
     overwrite: bool = False,
     progress: ProgressSink | None = None,
 ) -> InferResult:
-    """Score every document under ``inputs`` with the model in ``model_dir``."""
+    """Score every document under ``inputs`` with the model in ``model_dir``.
+
+    ``normalizer`` (``"none"`` for none) and ``max_length`` (0 for all text) override the card's;
+    a folder holding only a fastText file trained elsewhere needs ``normalizer``.
+    """
     if output not in OUTPUT_MODES:
         raise UsageError(f"unknown --output '{output}'", hint=f"use one of: {', '.join(OUTPUT_MODES)}")
     if batch_size < 1:
         raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    card = ModelCard.load(model_dir)  # fail here, before any worker starts, on a bad model folder
+    card = resolve_card(Path(model_dir), normalizer, max_length)  # fails here, before any worker starts
     name = name or default_name(model_dir)
     if not _NAME.match(name):
         raise UsageError(f"--name '{name}' is not a plain field name", hint="use letters, digits, _ . -")
@@ -96,6 +103,8 @@ def infer(
             "output": output,
             "text_expression": text_expression or card.text_expression,
             "id_expression": id_expression,
+            "normalizer": card.normalizer,
+            "max_length": card.max_length,
         },
         overwrite,
     )
@@ -130,6 +139,7 @@ def infer(
     step = InferStep(
         model_dir,
         name,
+        card=card,
         text_expression=text_expression,
         id_expression=id_expression,
         output=output,
@@ -139,6 +149,37 @@ def infer(
     )
     summary = executor.run(step, tasks, output_dir, f"infer {name}")
     return InferResult(summary=summary, card=card, name=name, throughput=throughput(summary))
+
+
+def resolve_card(model_dir: Path, normalizer: str | None, max_length: int | None) -> ModelCard:
+    """The model folder's card with the user's overrides, or a card for a fastText file trained
+    elsewhere (which needs the normalizer it was trained with)."""
+    if ModelCard.exists(model_dir) or not model_dir.is_dir():
+        card = ModelCard.load(model_dir)
+    elif normalizer is None:
+        raise ModelError(
+            f"{model_dir} has no model card, so the preprocessing the model expects is unknown",
+            hint="for a fastText .bin trained elsewhere pass --normalizer NAME (the one it was trained "
+            "with, or 'none'); otherwise pass a folder written by a bonepick train command",
+        )
+    else:
+        from bonepick.models.fasttext import card_for_foreign_model
+
+        card = card_for_foreign_model(model_dir, None, None)
+    changes: dict[str, Any] = {}
+    if normalizer is not None:
+        name = normalizer.strip()
+        if name.lower() in ("", "none"):
+            changes["normalizer"] = None
+        else:
+            from bonepick.data.normalizers import canonical_name
+
+            changes["normalizer"] = canonical_name(name)
+    if max_length is not None:
+        if max_length < 0:
+            raise UsageError(f"--max-length must be positive (0 keeps all text), got {max_length}")
+        changes["max_length"] = max_length or None
+    return dataclasses.replace(card, **changes) if changes else card
 
 
 def throughput(summary: RunSummary) -> dict[str, float]:

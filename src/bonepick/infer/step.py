@@ -15,6 +15,7 @@ import orjson
 from bonepick.data.expressions import Expression
 from bonepick.errors import DataError, ModelError
 from bonepick.io.jsonl import ShardWriter, iter_rows_sized
+from bonepick.models.card import ModelCard
 from bonepick.pipeline import ShardStats, ShardTask, Step
 
 OUTPUT_MODES = ("attributes", "inline")
@@ -36,6 +37,7 @@ class InferStep(Step):
         model_dir: str | Path,
         field: str,
         *,
+        card: ModelCard | None = None,
         text_expression: str | None = None,
         id_expression: str = ".id",
         output: str = "attributes",
@@ -48,6 +50,7 @@ class InferStep(Step):
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self.model_dir = Path(model_dir).absolute()  # workers may run elsewhere (Ray)
+        self.card = card  # None: the folder's own card
         self.field = field
         self.text_expression = text_expression
         self.id_expression = id_expression
@@ -69,7 +72,7 @@ class InferStep(Step):
             limit_threads(self.threads)
         from bonepick.models import load_model
 
-        self.model = load_model(self.model_dir)
+        self.model = load_model(self.model_dir, self.card)
         if self.threads:
             limit_threads(self.threads)  # again: the model may have imported torch
         card = self.model.card

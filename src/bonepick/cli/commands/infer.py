@@ -108,6 +108,23 @@ def infer(
     num_gpus_per_task: Annotated[
         float, typer.Option("--num-gpus-per-task", help="GPUs each Ray task asks for.")
     ] = 0.0,
+    normalizer: Annotated[
+        str | None,
+        typer.Option(
+            "--normalizer",
+            help="Normalizer applied before predicting \\[default: the model card's]; 'none' for none. "
+            "Needed for a fastText .bin trained elsewhere (a folder without a card).",
+            show_default=False,
+        ),
+    ] = None,
+    max_length: Annotated[
+        int | None,
+        typer.Option(
+            "--max-length",
+            help="Characters kept after normalizing \\[default: the model card's]; 0 keeps all.",
+            show_default=False,
+        ),
+    ] = None,
     rank: Annotated[int, typer.Option("--rank", help="This job's index in --world-size jobs (0-based).")] = 0,
     world_size: Annotated[
         int,
@@ -146,6 +163,8 @@ def infer(
         num_gpus_per_task=num_gpus_per_task,
         rank=rank,
         world_size=world_size,
+        normalizer=normalizer,
+        max_length=max_length,
         overwrite=overwrite,
         progress=progress(),
     )
