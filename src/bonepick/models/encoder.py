@@ -79,6 +79,7 @@ class EncoderClassifier(Classifier):
         from bonepick.models.trainer import resolve_device
 
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
 
         encoder_dir = Path(model_dir) / ENCODER_DIR
         heads_path = Path(model_dir) / HEADS_FILE
