@@ -31,7 +31,9 @@ def open_binary_reader(path: str | Path) -> IO[bytes]:
     kind = compression_of(path)
     if kind == "zstd":
         dctx = zstandard.ZstdDecompressor()
-        return io.BufferedReader(dctx.stream_reader(raw, read_size=READ_BUFFER, closefd=True), READ_BUFFER)
+        return io.BufferedReader(
+            dctx.stream_reader(raw, read_size=READ_BUFFER, closefd=True, read_across_frames=True), READ_BUFFER
+        )
     if kind == "gzip":
         return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), READ_BUFFER)  # type: ignore[arg-type]
     return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[arg-type]

@@ -82,3 +82,18 @@ def test_rotating_writer(tmp_path: Path) -> None:
         "shard_00002.jsonl.zst",
     ]
     assert [len(list(read_rows(p))) for p in writer.paths] == [100, 100, 50]
+
+
+def test_multi_frame_zstd_is_read_whole(tmp_path: Path) -> None:
+    """Files made by concatenating zstd streams (e.g. `cat a.zst b.zst`) hold several frames."""
+    import zstandard
+
+    from bonepick.io.jsonl import dumps_row
+
+    path = tmp_path / "multi.jsonl.zst"
+    frames = [
+        zstandard.ZstdCompressor().compress(b"".join(dumps_row(r) for r in part))
+        for part in (ROWS[:100], ROWS[100:])
+    ]
+    path.write_bytes(b"".join(frames))
+    assert list(read_rows(path)) == ROWS
