@@ -231,7 +231,7 @@ def test_texts_are_cleaned_like_the_converter_before_predict() -> None:
 
 
 def test_best_autotune_arguments_are_read_from_its_output() -> None:
-    from bonepick.models.fasttext_worker import parse_best_autotune_args
+    from bonepick.models.fasttext_worker import best_autotune_trial, parse_best_autotune_args
 
     log = (
         "Trial = 3\nepoch = 40\nlr = 2.5\ndim = 8\nminCount = 1\nwordNgrams = 3\nminn = 2\nmaxn = 5\n"
@@ -244,3 +244,13 @@ def test_best_autotune_arguments_are_read_from_its_output() -> None:
         "loss": "softmax",
     }  # fmt: skip
     assert parse_best_autotune_args("Progress: 100% Trials: 3") is None
+    # without that line (autotune stopped at the time budget) the best finished trial is taken:
+    # the first with the highest score, NaN skipped, an unfinished trial ignored
+    assert best_autotune_trial(log) is None  # the only finished trial scored NaN
+    trials = "".join(
+        f"Trial = {n}\nepoch = {n}\nlr = 0.1\ndim = 8\nminCount = 1\nwordNgrams = 2\nminn = 0\nmaxn = 0\n"
+        f"bucket = 1000\ndsub = 2\nloss = softmax\ncurrentScore = {score}\ntrain took = 0.3\n"
+        for n, score in ((1, "0.8"), (2, "NaN"), (3, "0.9"), (4, "0.9"))
+    )
+    score, args = best_autotune_trial(trials + "Trial = 5\nepoch = 99\n")
+    assert score == 0.9 and args["epoch"] == 3 and args["bucket"] == 1000

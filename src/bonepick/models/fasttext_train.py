@@ -38,7 +38,7 @@ from bonepick.models.fasttext_files import (
     read_labeled,
     scan_split,
 )
-from bonepick.models.fasttext_worker import WorkerError, parse_best_autotune_args, run_worker
+from bonepick.models.fasttext_worker import WorkerError, run_autotune, run_worker
 
 LOSSES = ("softmax", "hs", "ova", "ns")
 
@@ -263,7 +263,7 @@ def _raise_fasttext_error(error: WorkerError) -> None:
             f"fastText found no words to learn from ({text})",
             hint="lower --min-count, or check that the text after the labels is not empty",
         ) from None
-    if "enough time to train once" in text:
+    if "enough time to train once" in text or "finished no trial" in text:
         raise UsageError(f"fastText's autotune: {text}", hint="raise --autotune-duration") from None
     raise ModelError(f"fastText failed: {text}") from None
 
@@ -277,26 +277,27 @@ def memory_limit() -> int:
 
 
 def _autotune(job: dict[str, Any], output: str, derived: dict[str, str]) -> dict[str, Any]:
-    """fastText's autotune, made safe to run: trials that would need more than half the memory
-    are skipped (address-space cap), and when the final retraining inside autotune diverges
-    (it reuses the trials' memory, see fasttext_worker), the best arguments autotune printed
-    are trained once more in a fresh process."""
+    """fastText's autotune for its choice of arguments, then the final training in a fresh
+    process (autotune's own final training reuses its trials' memory, see fasttext_worker).
+
+    Trials that would need more than half the machine's memory (autotune samples up to 10M
+    buckets x 1000 dimensions) fail to allocate and are skipped instead of swapping the host.
+    """
     request = {
         "mode": "train",
-        "output": output,
         "memory_limit": memory_limit(),
         "kwargs": {**job, "verbose": 3},
     }
     try:
-        return run_worker(request, fresh_mappings=True)
+        best, how = run_autotune(request, float(job["autotuneDuration"]))
     except WorkerError as error:
-        best = parse_best_autotune_args(error.log) if "NaN" in str(error) else None
-        if best is None:
-            _raise_fasttext_error(error)
-            raise  # pragma: no cover - _raise_fasttext_error always raises
+        _raise_fasttext_error(error)
+        raise  # pragma: no cover - _raise_fasttext_error always raises
     fixed = {k: v for k, v in job.items() if not k.startswith("autotune")}
-    derived["autotune"] += "; the final model was retrained in a fresh process"
-    return _fastText_call({"mode": "train", "output": output, "kwargs": {**fixed, **best}})
+    derived["autotune"] += f"; {how}, trained again in a fresh process"
+    return _fastText_call(
+        {"mode": "train", "output": output, "kwargs": {**fixed, **best}}, job["verbose"] > 0
+    )
 
 
 def _label_order(dirs: list[ConvertedDir], trained: list[str]) -> list[str]:
