@@ -213,8 +213,15 @@ class FastTextClassifier(Classifier):
             return out
         all_labels, all_probs = self.model.predict(lines, k=-1, threshold=0.0)
         column = self._column
-        for row, (labels, probs) in enumerate(zip(all_labels, all_probs, strict=True)):
-            out[row, [column[label] for label in labels]] = probs
+        width = len(all_labels[0])
+        if all(len(labels) == width for labels in all_labels):  # every label, every row: at once
+            columns = np.fromiter(
+                (column[label] for labels in all_labels for label in labels), np.intp, len(lines) * width
+            )
+            out[np.repeat(np.arange(len(lines)), width), columns] = np.concatenate(all_probs)
+        else:
+            for row, (labels, probs) in enumerate(zip(all_labels, all_probs, strict=True)):
+                out[row, [column[label] for label in labels]] = probs
         out -= _SMOOTHING
         np.clip(out, 0.0, 1.0, out=out)
         return out
