@@ -2,8 +2,9 @@
 
 - ``embedded_base_model``: the embedded default static model (all-MiniLM-L6-v2 distilled on first
   use), built once into the session cache that every test's ``BONEPICK_CACHE_DIR`` points at.
-  The distillation takes 1-5 minutes on 2 busy cores; for quick local iterations only,
-  ``BONEPICK_TEST_EMBEDDED_MODEL=<a verified earlier build>`` copies that build instead.
+  The distillation takes ~30 s on 2 quiet cores (up to 5 min when they are busy); for quick
+  local iterations only, ``BONEPICK_TEST_EMBEDDED_MODEL=<a verified earlier build>`` copies that
+  build instead.
 - ``model2vec_model_dir``: a ham/spam classifier trained with ``train-model2vec`` on tests/data/spam.
 - ``model2vec_regression_model_dir``: a regressor on the same data (spam = 1, ham = 0).
 - ``model2vec_ranking_model_dir``: a ``train-contrastive`` scorer on the same data.
