@@ -15,8 +15,8 @@ Modes:
   defaults  test accuracy / macro F1 of the original tool's defaults, fastText's own defaults
             and bonepick's defaults (plus variants), trained with the raw bindings, 1 thread.
 
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext.py overhead --corpus pooled
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext.py defaults --corpus brown
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py overhead --corpus pooled
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py defaults --corpus brown
 """
 
 from __future__ import annotations
@@ -31,12 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-# this file is named fasttext.py: keep its folder off the path so `import fasttext` finds the bindings
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from bonepick.io import read_rows, write_rows  # noqa: E402
+from bonepick.io import read_rows, write_rows
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 CACHE = Path(tempfile.gettempdir()) / "bonepick-bench-fasttext"
