@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bonepick.io.blocks import Block
 from bonepick.io.dataset import discover_datasets
 from bonepick.pipeline import FilterStep, LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask
 from bonepick.pipeline.tasks import plan_mirrored_tasks
@@ -21,6 +22,11 @@ class CopyStep(FilterStep):
 
     def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
         return True
+
+    def keep_block(
+        self, block: Block, rows: list[dict[str, Any]], stats: ShardStats, task: ShardTask
+    ) -> list[bool] | None:
+        return None
 
 
 def copy_dataset(

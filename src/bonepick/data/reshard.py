@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from bonepick.data.blocks import iter_blocks, write_rows_raw
+from bonepick.io.blocks import iter_blocks, write_rows_raw
 from bonepick.data.scan import ScanResult, ScanStep, spill_paths
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Threshold, find_thresholds, read_spill
 from bonepick.data.sizes import amount_to_rows

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bonepick.io.jsonl import ShardWriter, iter_lines, iter_rows_sized, parse_line
+from bonepick.io.blocks import Block, iter_blocks, select, write_rows_raw
+from bonepick.io.jsonl import ShardWriter, iter_rows_sized
 from bonepick.pipeline.stats import ShardStats
 
 
@@ -81,24 +82,35 @@ class MapStep(Step):
 class FilterStep(Step):
     """Keeps or drops rows without changing them: kept rows are written as their original bytes,
     with no re-serialisation, which makes pass-through stages (copy, balance, sample, filter) run
-    close to the raw decode rate. Subclasses implement :meth:`keep`; dropped rows must be counted
-    with ``stats.skip(reason)``."""
+    close to the raw decode rate. Shards are read a block of lines at a time and every row is
+    parsed (a malformed line fails with file:line). Subclasses implement :meth:`keep` (or
+    :meth:`keep_block` for whole blocks); dropped rows must be counted with ``stats.skip(reason)``."""
 
     compression_level: int | None = None
 
     def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
         raise NotImplementedError
 
+    def keep_block(
+        self, block: Block, rows: list[dict[str, Any]], stats: ShardStats, task: ShardTask
+    ) -> list[bool] | None:
+        """Which rows of a block to keep; ``None`` keeps them all."""
+        path = block.path
+        return [
+            self.keep(path, line, row, stats, task)
+            for line, row in zip(block.row_line_numbers(), rows, strict=True)
+        ]
+
     def run(self, task: ShardTask, stats: ShardStats) -> Any:
         assert task.output is not None, "a FilterStep task needs an output path"
-        path = task.input
         with ShardWriter(task.output, level=self.compression_level) as writer:
-            for number, raw in iter_lines(path):
-                stats.read(1, len(raw))
-                row = parse_line(raw, path, number)
-                if self.keep(path, number, row, stats, task):
-                    writer.write_line(raw if raw.endswith(b"\n") else raw + b"\n")
-                    stats.wrote()
+            for block in iter_blocks(task.input):
+                rows = block.parse()
+                stats.read(len(rows), block.total_bytes())
+                mask = self.keep_block(block, rows, stats, task)
+                kept = block.rows if mask is None else select(block.rows, mask)
+                write_rows_raw(writer, kept)
+                stats.wrote(len(kept))
         return None
 
 

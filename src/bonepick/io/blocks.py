@@ -56,9 +56,21 @@ class Block:
             raise AssertionError("unreachable: some row failed to parse")  # pragma: no cover
         return parsed
 
+    def row_line_numbers(self) -> range | list[int]:
+        """The physical line number of every row, in order."""
+        if len(self.rows) == len(self.lines):
+            return range(self.first_line, self.first_line + len(self.lines))
+        return [
+            self.first_line + offset for offset, line in enumerate(self.lines) if line and not line.isspace()
+        ]
+
     def sizes(self) -> list[int]:
         """Bytes of each row as a JSON line, newline included."""
         return [len(raw) + 1 for raw in self.rows]
+
+    def total_bytes(self) -> int:
+        """Bytes of all rows as JSON lines, newlines included."""
+        return sum(map(len, self.rows)) + len(self.rows)
 
 
 def _rows_of(lines: list[bytes]) -> list[bytes]:

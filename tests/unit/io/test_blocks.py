@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bonepick.data.blocks import iter_blocks
+from bonepick.io.blocks import iter_blocks
 from bonepick.errors import DataError
 from bonepick.io import read_rows, write_rows
 from bonepick.io.jsonl import iter_lines
