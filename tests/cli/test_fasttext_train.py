@@ -225,9 +225,19 @@ def test_texts_are_cleaned_like_the_converter_before_predict() -> None:
 
     texts, _ = _spam_test()
     odd = ["a\nb\tc", "x\u00a0y\u2028z", "quoted __label__spam here", "file\x1cseparator", "\r\n  ends  \n"]
+    odd += [
+        "caf\u00e9 au\u3000lait",
+        "caf\u00e9\nnoir",
+        "caf\u00e9 __label__x",
+        "nul\x00byte",
+        "\u00e9\x85\u205f",
+    ]
+    # every character Python splits on, alone and inside ASCII and non-ASCII text
+    spaces = [chr(c) for c in range(0x110000) if chr(c).isspace()]
+    odd += [f"a{space}b" for space in spaces] + [f"\u00e9{space}b" for space in spaces]
     for text in [*odd, *texts[:50]]:
         assert "\n" not in one_line(text)
-        assert fasttext.tokenize(one_line(text)) == fasttext.tokenize(clean_text(text))
+        assert fasttext.tokenize(one_line(text)) == fasttext.tokenize(clean_text(text)), repr(text)
 
 
 def test_best_autotune_arguments_are_read_from_its_output() -> None:

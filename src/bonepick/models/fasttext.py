@@ -8,6 +8,7 @@ caller fills with the normalizer the model expects.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -70,23 +71,26 @@ def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
     )
 
 
+#: characters Python's ``str.split()`` (so ``clean_text``) treats as whitespace and fastText does
+#: not (fastText splits on ASCII space, \t, \v, \f, \r and NUL itself; \n ends its line)
+_FOREIGN_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
 def one_line(text: str) -> str:
     """The text as convert-to-fasttext writes it (``clean_text``), tokenized the same by fastText.
 
-    Plain ASCII text only needs its newlines gone (fastText splits on the other ASCII whitespace
-    itself); anything else (Unicode spaces, the separators \\x1c-\\x1f that Python counts as
-    whitespace and fastText does not, a literal ``__label__``) goes through the converter's own
-    cleaning. The checks are substring tests, so the common case costs next to nothing.
+    Text that fastText tokenizes like its cleaned form is returned as is: no newline, no literal
+    ``__label__`` and no whitespace that Python splits on but fastText does not (Unicode spaces,
+    the separators \\x1c-\\x1f). Those checks are substring tests, plus one character-class search
+    for non-ASCII text, so the common case costs next to nothing; anything else goes through the
+    converter's own cleaning (plain ASCII with newlines only needs them gone).
     """
-    if (
-        text.isascii()
-        and "__label__" not in text
-        and "\x1c" not in text
-        and "\x1d" not in text
-        and "\x1e" not in text
-        and "\x1f" not in text
-    ):
-        return text.replace("\n", " ") if "\n" in text else text
+    if "__label__" not in text:
+        if text.isascii():
+            if "\x1c" not in text and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text:
+                return text.replace("\n", " ") if "\n" in text else text
+        elif "\n" not in text and _FOREIGN_SPACE.search(text) is None:
+            return text
     from bonepick.data.fasttext_format import clean_text
 
     return clean_text(text)
@@ -207,11 +211,14 @@ class FastTextClassifier(Classifier):
         return cls(model_dir, card, model, path)
 
     def predict_prepared(self, texts: Sequence[str]) -> np.ndarray:
-        lines = [one_line(text) for text in texts]
+        # one_line() leaves no newline inside, so the bindings' multilinePredict is called directly
+        # (what model.predict(list) does after checking every text for one); the trailing newline
+        # is fastText's end-of-line token, part of every prediction's input
+        lines = [one_line(text) + "\n" for text in texts]
         out = np.zeros((len(lines), len(self._column)), dtype=np.float32)
         if not lines:
             return out
-        all_labels, all_probs = self.model.predict(lines, k=-1, threshold=0.0)
+        all_labels, all_probs = self.model.f.multilinePredict(lines, -1, 0.0, "strict")
         column = self._column
         width = len(all_labels[0])
         if all(len(labels) == width for labels in all_labels):  # every label, every row: at once
