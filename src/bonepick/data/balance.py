@@ -125,7 +125,14 @@ def balance_dataset(
             )
         keep = KeepStep(seed, plans, "balanced away")
         keep.compression_level = compression_level
-        summary = executor.run(keep, tasks, output_dir, "balance")
+        settings = {
+            "inputs": list(inputs),
+            "label_expression": label_expression,
+            "seed": seed,
+            "splits": list(splits),
+            "compression_level": compression_level,
+        }
+        summary = executor.run(keep, tasks, output_dir, "balance", settings=settings)
     finally:
         shutil.rmtree(spill_root, ignore_errors=True)
 

@@ -42,4 +42,5 @@ def copy_dataset(
     datasets = discover_datasets(inputs)
     tasks = plan_mirrored_tasks(datasets, output_dir, compression=compression)
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
-    return executor.run(CopyStep(compression_level), tasks, output_dir, "copy")
+    settings = {"inputs": list(inputs), "compression": compression, "compression_level": compression_level}
+    return executor.run(CopyStep(compression_level), tasks, output_dir, "copy", settings=settings)

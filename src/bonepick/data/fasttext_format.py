@@ -33,6 +33,7 @@ from bonepick.io.dataset import SPLIT_NAMES, discover_datasets
 from bonepick.io.jsonl import iter_rows_sized
 from bonepick.pipeline import LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask, Step
 from bonepick.pipeline.executor import STATE_DIR
+from bonepick.pipeline.settings import settings_path
 
 LABEL_PREFIX = "__label__"
 REPORT_FILE = "fasttext_conversion.yaml"
@@ -309,7 +310,16 @@ def convert_to_fasttext(
             merged.update(shard_counts)
         bins = AutoBins.fit(dict(merged), auto_bins)
     step = ConvertStep(text_expression, label_expression, normalizer, max_length, multi_label, bins)
-    summary = executor.run(step, tasks, output_dir, "convert to fastText")
+    settings = {
+        "inputs": list(inputs),
+        "text_expression": text_expression,
+        "label_expression": label_expression,
+        "normalizer": normalizer,
+        "max_length": max_length,
+        "auto_bins": auto_bins,
+        "multi_label": multi_label,
+    }
+    summary = executor.run(step, tasks, output_dir, "convert to fastText", settings=settings)
 
     files: dict[str, Path] = {}
     for split in SPLIT_NAMES:
@@ -325,6 +335,7 @@ def convert_to_fasttext(
         files[split] = target
     shutil.rmtree(parts_root, ignore_errors=True)
     shutil.rmtree(output_dir / STATE_DIR / "done", ignore_errors=True)
+    settings_path(output_dir, "convert-settings").unlink(missing_ok=True)
     with contextlib.suppress(OSError):
         (output_dir / STATE_DIR).rmdir()  # only when nothing else lives there
 

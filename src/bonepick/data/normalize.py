@@ -97,4 +97,10 @@ def normalize_dataset(
     step.compression_level = compression_level
     tasks = plan_mirrored_tasks(discover_datasets(inputs), output_dir)
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
-    return executor.run(step, tasks, output_dir, f"normalize ({step.normalizer_name})")
+    settings = {
+        "inputs": list(inputs),
+        "normalizer": step.normalizer_name,
+        "text_expression": text_expression,
+        "compression_level": compression_level,
+    }
+    return executor.run(step, tasks, output_dir, f"normalize ({step.normalizer_name})", settings=settings)

@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from bonepick.io.blocks import iter_blocks, write_rows_raw
 from bonepick.data.scan import ScanResult, ScanStep, spill_paths
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Threshold, find_thresholds, read_spill
 from bonepick.data.sizes import amount_to_rows
 from bonepick.errors import DataError, UsageError
+from bonepick.io.blocks import iter_blocks, write_rows_raw
 from bonepick.io.dataset import SPLIT_NAMES, discover_datasets
 from bonepick.io.jsonl import ShardWriter
 from bonepick.io.shards import OUTPUT_SUFFIX

@@ -102,7 +102,15 @@ def sample_dataset(
         plans = {t.key: KeepPlan(thresholds=[threshold], expected_rows=rows[t.index]) for t in tasks}
         keep = KeepStep(seed, plans, "not sampled")
         keep.compression_level = compression_level
-        summary = executor.run(keep, tasks, output_dir, "sample")
+        settings = {
+            "inputs": list(inputs),
+            "rate": rate,
+            "target_rows": target_rows,
+            "target_bytes": target_bytes,
+            "seed": seed,
+            "compression_level": compression_level,
+        }
+        summary = executor.run(keep, tasks, output_dir, "sample", settings=settings)
     finally:
         shutil.rmtree(spill_root, ignore_errors=True)
     totals = summary.totals()

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from bonepick.io.blocks import Block, iter_blocks, select, write_rows_raw
 from bonepick.data.expressions import label_to_str
 from bonepick.data.jq_fields import ProjectedExpression
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Spill, Threshold, read_spill
 from bonepick.errors import DataError
+from bonepick.io.blocks import Block, iter_blocks, select, write_rows_raw
 from bonepick.io.jsonl import ShardWriter
 from bonepick.pipeline import ShardStats, ShardTask, Step
 

@@ -116,4 +116,12 @@ def transform_dataset(
     step.compression_level = compression_level
     tasks = plan_mirrored_tasks(discover_datasets(inputs), output_dir)
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
-    return executor.run(step, tasks, output_dir, "transform")
+    settings = {
+        "inputs": list(inputs),
+        "text_expression": text_expression,
+        "label_expression": label_expression,
+        "keep_fields": keep_fields,
+        "skip_errors": skip_errors,
+        "compression_level": compression_level,
+    }
+    return executor.run(step, tasks, output_dir, "transform", settings=settings)

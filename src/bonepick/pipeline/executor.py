@@ -23,10 +23,9 @@ from bonepick.errors import UsageError
 from bonepick.io.atomic import atomic_write_bytes, clean_temporaries
 from bonepick.pipeline import progress as progress_mod
 from bonepick.pipeline.progress import NullProgress, ProgressSink
+from bonepick.pipeline.settings import STATE_DIR, check_same_settings
 from bonepick.pipeline.stats import ShardStats
 from bonepick.pipeline.step import ShardTask, Step, TaskResult
-
-STATE_DIR = ".bonepick"
 
 
 @dataclass
@@ -142,11 +141,25 @@ class Executor:
         tasks: Sequence[ShardTask],
         output_root: Path | None = None,
         description: str | None = None,
+        settings: dict[str, Any] | None = None,
     ) -> RunSummary:
-        """Run ``step`` over ``tasks``; completed shards under ``output_root`` are skipped."""
+        """Run ``step`` over ``tasks``; completed shards under ``output_root`` are skipped.
+
+        ``settings`` (inputs and options that change the output) are recorded in the output
+        folder; a rerun with other settings stops instead of resuming, unless it overwrites.
+        """
         started = time.perf_counter()
         mine = slice_tasks(tasks, self.rank, self.world_size)
         state_dir = Path(output_root) / STATE_DIR if output_root is not None else None
+        if settings is not None and output_root is not None:
+            # with no completed shard there is nothing to mix up: new settings simply replace old ones
+            done_dir = Path(output_root) / STATE_DIR / "done"
+            nothing_done = (
+                not any(p.is_file() for p in done_dir.rglob("*.json")) if done_dir.is_dir() else True
+            )
+            check_same_settings(
+                Path(output_root), f"{step.name}-settings", settings, self.overwrite or nothing_done
+            )
         cleaned = clean_temporaries(output_root) if output_root is not None else 0
         summary = RunSummary(
             step=step.name, rank=self.rank, world_size=self.world_size, temporaries_cleaned=cleaned
