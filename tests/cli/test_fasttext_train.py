@@ -162,6 +162,26 @@ def test_predict_handles_newlines_empty_batches_and_label_order(fasttext_model_d
         assert abs(row[column] - (expected[label] - 1e-5)) < 1e-6
 
 
+def test_whitespace_normalizer_is_skipped_with_the_same_scores(fasttext_model_dir: Path) -> None:
+    from bonepick.data.normalizers import get_normalizer
+    from bonepick.evaluate.evaluate import EvalOptions, evaluate_model
+
+    model = load_model(fasttext_model_dir)
+    assert model.card.normalizer == "whitespace"
+    texts, _ = _spam_test()
+    odd = ["  lead\u3000and\ttrail \n", "a\x1cb\x85c\u00a0d", "caf\u00e9\r\n\n  cr\u00e8me", "", " \n "]
+    texts = [*odd, *texts]
+    normalized = get_normalizer("whitespace").normalize_batch(texts)
+    # predict() skips the normalizer: exactly the scores of the normalized texts
+    assert model.text_preparer("whitespace", None).normalizer is None
+    np.testing.assert_array_equal(model.predict(texts), model.predict_prepared(normalized))
+    # with a max length the cut depends on the normalized text, so the normalizer runs
+    assert model.text_preparer("whitespace", 50).normalizer is not None
+    # eval's scores match too (it prepares text through the same method)
+    evaluation = evaluate_model(fasttext_model_dir, [SPAM], EvalOptions())
+    np.testing.assert_array_equal(evaluation.predictions, model.predict_prepared(normalized[len(odd) :]))
+
+
 def test_multi_label_lines_train_one_vs_all(cli, tmp_path: Path, fasttext_spam_converted: Path) -> None:
     lines = _split_lines(fasttext_spam_converted)
     # a second label on long messages: real multi-label lines, as convert-to-fasttext --multi-label writes

@@ -278,7 +278,6 @@ def evaluate_model(
     are applied on top of the card. Texts are prepared here from the effective card, so an
     override of the normalizer or max length applies to a given model too.
     """
-    from bonepick.data.preprocess import TextPreparer
     from bonepick.models.base import load_model
 
     options = options or EvalOptions()
@@ -293,7 +292,7 @@ def evaluate_model(
     label_expr = Expression(card.label_expression)
     if model is None:
         model = load_model(model_dir, card)
-    preparer = TextPreparer(card.normalizer, card.max_length)
+    preparer = model.text_preparer(card.normalizer, card.max_length)
     load_seconds = time.perf_counter() - started
     progress = progress or NullProgress()
 

@@ -7,11 +7,15 @@ import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bonepick.errors import ModelError
 from bonepick.models.card import ModelCard
+
+if TYPE_CHECKING:
+    from bonepick.data.preprocess import TextPreparer
 
 #: card kind -> "module:Class"; the module is imported only when a model of that kind is loaded
 _KINDS: dict[str, str] = {
@@ -45,10 +49,16 @@ class Classifier(ABC):
 
     def preprocess(self, texts: Sequence[str]) -> list[str]:
         if self._prepare is None:
-            from bonepick.data.preprocess import TextPreparer
-
-            self._prepare = TextPreparer(self.card.normalizer, self.card.max_length)
+            self._prepare = self.text_preparer(self.card.normalizer, self.card.max_length)
         return self._prepare.batch(texts)
+
+    def text_preparer(self, normalizer: str | None, max_length: int | None) -> TextPreparer:
+        """What turns raw texts into :meth:`predict_prepared`'s input for this normalizer and max
+        length. A kind may leave out a step its own input handling makes redundant, as long as
+        the scores stay the same (fastText tokenizes on whitespace itself)."""
+        from bonepick.data.preprocess import TextPreparer
+
+        return TextPreparer(normalizer, max_length)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_prepared(self.preprocess(texts))

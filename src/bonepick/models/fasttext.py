@@ -12,13 +12,16 @@ import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bonepick.errors import MissingDependencyError, ModelError
 from bonepick.models.base import Classifier
 from bonepick.models.card import ModelCard
+
+if TYPE_CHECKING:
+    from bonepick.data.preprocess import TextPreparer
 
 LABEL_PREFIX = "__label__"
 MODEL_FILE = "model.bin"
@@ -209,6 +212,18 @@ class FastTextClassifier(Classifier):
                 hint="the card and the model file come from different trainings; retrain or fix the card",
             )
         return cls(model_dir, card, model, path)
+
+    def text_preparer(self, normalizer: str | None, max_length: int | None) -> TextPreparer:
+        """The whitespace normalizer is skipped when no max length cuts the text after it: it
+        only collapses whitespace runs, and fastText splits on whitespace itself (what it does
+        not split on, :func:`one_line` cleans exactly as the converter), so the tokens and the
+        scores are the same without that pass over every text."""
+        from bonepick.data.normalizers import canonical_name
+        from bonepick.data.preprocess import TextPreparer
+
+        if normalizer and not max_length and canonical_name(normalizer) == "whitespace":
+            return TextPreparer(None, None)
+        return super().text_preparer(normalizer, max_length)
 
     def predict_prepared(self, texts: Sequence[str]) -> np.ndarray:
         # one_line() leaves no newline inside, so the bindings' multilinePredict is called directly
