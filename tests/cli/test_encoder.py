@@ -116,3 +116,32 @@ def test_regression_model_evaluates_and_scores(cli, small_spam: Path, tmp_path: 
 def test_bad_task_spec_is_a_clear_error(cli, small_spam: Path, tmp_path: Path) -> None:
     result = cli("train-encoder", "-d", small_spam, "-o", tmp_path / "x", "--task", "nolabel", expect=1)
     assert "NAME=LABEL_JQ" in result.output
+
+
+def test_infer_on_ray_with_a_gpu_request_per_task(
+    cli, frozen_model: Path, small_spam: Path, tmp_path: Path
+) -> None:
+    """The Ray engine schedules encoder shards as tasks that each ask for a GPU. The local Ray
+    instance declares one logical GPU (there is none here), so every task is placed on it and the
+    encoder falls back to the CPU it finds; scores match the local engine."""
+    import os
+
+    ray = pytest.importorskip("ray")
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        common = ["infer", "-m", frozen_model, "-i", small_spam, "--name", "enc"]
+        cli(*common, "-o", tmp_path / "ray", "--engine", "ray", "--num-gpus-per-task", "1")
+        # two GPUs per task cannot be placed on a one-GPU cluster: a clear error, not a hang
+        result = cli(*common, "-o", tmp_path / "x", "--engine", "ray", "--num-gpus-per-task", "2", expect=1)
+        assert "asks for 2 GPU(s) but the Ray cluster has 1" in result.output
+    finally:
+        ray.shutdown()
+    cli(*common, "-o", tmp_path / "local", "-p", "1")
+    for split in ("train", "test"):
+        ray_rows = list(read_rows(tmp_path / "ray" / split / "a.jsonl.zst"))
+        local_rows = list(read_rows(tmp_path / "local" / split / "a.jsonl.zst"))
+        assert [r["id"] for r in ray_rows] == [r["id"] for r in local_rows]
+        np.testing.assert_allclose(
+            [r["enc"]["spam"] for r in ray_rows], [r["enc"]["spam"] for r in local_rows], rtol=1e-4, atol=1e-5
+        )
