@@ -311,38 +311,66 @@ def request_body(
 ) -> dict[str, Any]:
     """The chat-completions body. ``response_format`` is one of json_schema, json_object, none
     (``auto`` is resolved by the caller); the latter two also spell out the schema in the prompt."""
-    from bonepick.annotate.schema import strict_schema
-
-    body: dict[str, Any] = {"model": params.model}
-    if response_format in ("json_object", "none") and schema is not None:
-        messages = [*messages[:-1], _with_schema(messages[-1], schema)]
-    body["messages"] = messages
-    if params.temperature is not None:
-        body["temperature"] = params.temperature
-    if params.max_new_tokens is not None:
-        body["max_completion_tokens" if openai_host else "max_tokens"] = params.max_new_tokens
-    if params.reasoning_effort is not None:
-        body["reasoning_effort"] = params.reasoning_effort
-    if params.service_tier is not None:
-        body["service_tier"] = params.service_tier
-    if schema is not None and response_format == "json_schema":
-        strict = strict_schema(schema)
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {
-                "name": _schema_name(schema_name),
-                "schema": strict if strict is not None else schema,
-                "strict": strict is not None,
-            },
-        }
-    elif schema is not None and response_format == "json_object":
-        body["response_format"] = {"type": "json_object"}
-    return body
+    template = BodyTemplate(
+        params,
+        schema=schema,
+        schema_name=schema_name,
+        response_format=response_format,
+        openai_host=openai_host,
+    )
+    return template.body(messages)
 
 
-def _with_schema(message: dict[str, str], schema: dict[str, Any]) -> dict[str, str]:
-    text = orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode()
-    return {**message, "content": f"{message['content']}\n\n{SCHEMA_INSTRUCTIONS}\n```json\n{text}\n```"}
+class BodyTemplate:
+    """Everything of a request body but the messages, built once per run and format: the strict
+    schema, the generation parameters and the schema instructions are the same for every row."""
+
+    def __init__(
+        self,
+        params: RequestParams,
+        *,
+        schema: dict[str, Any] | None,
+        schema_name: str,
+        response_format: str,
+        openai_host: bool,
+    ) -> None:
+        from bonepick.annotate.schema import strict_schema
+
+        self.model = params.model
+        #: appended to the last message when the schema must be spelled out in the prompt
+        self.instructions: str | None = None
+        if response_format in ("json_object", "none") and schema is not None:
+            text = orjson.dumps(schema, option=orjson.OPT_INDENT_2).decode()
+            self.instructions = f"\n\n{SCHEMA_INSTRUCTIONS}\n```json\n{text}\n```"
+        rest: dict[str, Any] = {}
+        if params.temperature is not None:
+            rest["temperature"] = params.temperature
+        if params.max_new_tokens is not None:
+            rest["max_completion_tokens" if openai_host else "max_tokens"] = params.max_new_tokens
+        if params.reasoning_effort is not None:
+            rest["reasoning_effort"] = params.reasoning_effort
+        if params.service_tier is not None:
+            rest["service_tier"] = params.service_tier
+        if schema is not None and response_format == "json_schema":
+            strict = strict_schema(schema)
+            rest["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": _schema_name(schema_name),
+                    "schema": strict if strict is not None else schema,
+                    "strict": strict is not None,
+                },
+            }
+        elif schema is not None and response_format == "json_object":
+            rest["response_format"] = {"type": "json_object"}
+        self.rest = rest
+
+    def body(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+        """A new body dict; the parts shared between bodies must not be mutated by the caller."""
+        if self.instructions is not None:
+            last = messages[-1]
+            messages = [*messages[:-1], {**last, "content": last["content"] + self.instructions}]
+        return {"model": self.model, "messages": messages, **self.rest}
 
 
 def _schema_name(name: str) -> str:

@@ -30,10 +30,10 @@ from bonepick.annotate.cache import AnswerCache, cache_key
 from bonepick.annotate.chunking import CHUNKING_MODES, DEFAULT_MAX_TEXT_LENGTH, fit
 from bonepick.annotate.client import (
     RESPONSE_FORMATS,
+    BodyTemplate,
     ClientSettings,
     RequestError,
     RequestParams,
-    request_body,
     resolve_api_key,
 )
 from bonepick.annotate.prompts import Prompt
@@ -260,6 +260,7 @@ class RequestBuilder:
         self.config = config
         self._expressions = {name: Expression(expr) for name, expr in config.expressions.items()}
         self._system = config.system_prompt.render() if config.system_prompt else None
+        self._templates: dict[str, BodyTemplate] = {}
 
     def inputs(self, row: dict[str, Any], path: Path, line: int) -> dict[str, str]:
         values = {}
@@ -312,15 +313,17 @@ class RequestBuilder:
         return grid
 
     def body(self, request: _Request, response_format: str) -> dict[str, Any]:
-        config = self.config
-        return request_body(
-            config.params,
-            request.messages,
-            schema=config.prompt.schema,
-            schema_name=config.prompt.name,
-            response_format=response_format,
-            openai_host=config.client.is_openai,
-        )
+        template = self._templates.get(response_format)
+        if template is None:
+            config = self.config
+            template = self._templates[response_format] = BodyTemplate(
+                config.params,
+                schema=config.prompt.schema,
+                schema_name=config.prompt.name,
+                response_format=response_format,
+                openai_host=config.client.is_openai,
+            )
+        return template.body(request.messages)
 
 
 class AnnotateStep(Step):
@@ -349,6 +352,7 @@ class AnnotateStep(Step):
         self._format = "json_schema" if config.response_format == "auto" else config.response_format
         self._counters = _Counters()
         self._live_path = live_dir(self.output_root) / f"{os.getpid()}.json"
+        self._live_written = b""
         self._offline_errors: dict[str, str] = {}
         if config.offline and config.offline_errors is not None and config.offline_errors.is_file():
             self._offline_errors = orjson.loads(config.offline_errors.read_bytes())
@@ -414,14 +418,20 @@ class AnnotateStep(Step):
                 await self._client.close()
 
     async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(0.5)
             self._cache.flush()
-            self._write_live()
+            # a rename can take tens of milliseconds on a busy file system: not on the event loop
+            await loop.run_in_executor(None, self._write_live)
 
     def _write_live(self) -> None:
+        data = orjson.dumps(self._counters.values)
+        if data == self._live_written:
+            return
         with contextlib.suppress(OSError):
-            atomic_write_bytes(self._live_path, orjson.dumps(self._counters.values))
+            atomic_write_bytes(self._live_path, data)
+            self._live_written = data
 
     def _start_row(self, row: dict[str, Any], path: Path, line: int) -> Any:
         """A finished record (pass-through or all cached) or a task producing one."""
@@ -432,6 +442,8 @@ class AnnotateStep(Step):
         answers = [[self._cached(request) for request in chunk] for chunk in grid]
         if all(answer is not None for chunk in answers for answer in chunk):
             return ("cached", self._assemble(answers))  # type: ignore[arg-type]
+        if len(grid) == 1 and len(grid[0]) == 1:
+            return self._shared(grid[0][0])  # the common case: one task per row, assembled in _write
         return asyncio.get_running_loop().create_task(self._annotate(grid, answers))
 
     def _cached(self, request: _Request) -> _Answer | None:
@@ -485,7 +497,11 @@ class AnnotateStep(Step):
     async def _write(
         self, writer: ShardWriter, stats: ShardStats, row: dict[str, Any], size: int, job: Any
     ) -> None:
-        kind, result = await job if isinstance(job, asyncio.Task) else job
+        if isinstance(job, asyncio.Task):
+            job = await job
+            if isinstance(job, _Answer):
+                job = ("fresh", self._assemble([[job]]))
+        kind, result = job
         config = self.config
         stats.rows_in += 1
         stats.bytes_in += size
