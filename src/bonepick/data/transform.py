@@ -15,6 +15,7 @@ from typing import Any
 
 from bonepick.data.jq_fields import ProjectedExpression
 from bonepick.errors import DataError, UsageError
+from bonepick.io.blocks import Block
 from bonepick.io.dataset import discover_datasets
 from bonepick.pipeline import LocalExecutor, MapStep, ProgressSink, RunSummary, ShardStats, ShardTask
 from bonepick.pipeline.tasks import plan_mirrored_tasks
@@ -50,6 +51,16 @@ class TransformStep(MapStep):
                 yield from self._batch(batch, stats)
                 batch = []
         yield from self._batch(batch, stats)
+
+    def map_block(
+        self, block: Block, rows: list[dict[str, Any]], stats: ShardStats, task: ShardTask
+    ) -> list[Any]:
+        path = block.path
+        return list(
+            self._batch(
+                [(path, line, row) for line, row in zip(block.row_line_numbers(), rows, strict=True)], stats
+            )
+        )
 
     def _batch(self, batch: list[tuple[Path, int, dict[str, Any]]], stats: ShardStats) -> Iterator[Any]:
         if not batch:

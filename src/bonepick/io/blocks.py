@@ -108,8 +108,7 @@ def write_rows_raw(writer: ShardWriter, rows: list[bytes]) -> int:
     if not rows:
         return 0
     data = b"\n".join(rows) + b"\n"
-    writer.write_line(data)
-    writer.rows += len(rows) - 1  # write_line counted the joined block as one row
+    writer.write_block(data, len(rows))
     return len(data)
 
 

@@ -155,6 +155,14 @@ class ShardWriter:
         if self._buffered >= WRITE_BUFFER:
             self._flush()
 
+    def write_block(self, data: bytes, rows: int) -> None:
+        """Write ``rows`` already-serialised JSON lines joined in ``data`` (ending in a newline)."""
+        self._buffer.append(data)
+        self._buffered += len(data)
+        self.rows += rows
+        if self._buffered >= WRITE_BUFFER:
+            self._flush()
+
     def write_many(self, rows: Iterable[Any]) -> None:
         for row in rows:
             self.write(row)

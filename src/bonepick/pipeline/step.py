@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bonepick.io.blocks import Block, iter_blocks, select, write_rows_raw
-from bonepick.io.jsonl import ShardWriter, iter_rows_sized
+from bonepick.io.jsonl import ShardWriter, dumps_row
 from bonepick.pipeline.stats import ShardStats
 
 
@@ -60,7 +60,8 @@ class MapStep(Step):
     """Reads a shard, maps its rows, writes the output shard atomically.
 
     Subclasses implement :meth:`map_rows`, receiving ``(path, line, row)`` triples so errors can
-    name the file and line, and yield output rows.
+    name the file and line, and yield output rows; or :meth:`map_block`, which sees a whole block
+    of parsed rows at once (the shard is read a block at a time either way).
     """
 
     compression_level: int | None = None
@@ -70,12 +71,24 @@ class MapStep(Step):
     ) -> Iterator[Any]:
         raise NotImplementedError
 
+    def map_block(
+        self, block: Block, rows: list[dict[str, Any]], stats: ShardStats, task: ShardTask
+    ) -> list[Any]:
+        """The output rows of one block of input rows."""
+        path = block.path
+        items = ((path, line, row) for line, row in zip(block.row_line_numbers(), rows, strict=True))
+        return list(self.map_rows(items, stats, task))
+
     def run(self, task: ShardTask, stats: ShardStats) -> Any:
         assert task.output is not None, "a MapStep task needs an output path"
         with ShardWriter(task.output, level=self.compression_level) as writer:
-            for row in self.map_rows(_counted(task.input, stats), stats, task):
-                writer.write(row)
-                stats.wrote()
+            for block in iter_blocks(task.input):
+                rows = block.parse()
+                stats.read(len(rows), block.total_bytes())
+                out = self.map_block(block, rows, stats, task)
+                if out:
+                    writer.write_block(b"".join(map(dumps_row, out)), len(out))
+                    stats.wrote(len(out))
         return None
 
 
@@ -112,9 +125,3 @@ class FilterStep(Step):
                 write_rows_raw(writer, kept)
                 stats.wrote(len(kept))
         return None
-
-
-def _counted(path: Path, stats: ShardStats) -> Iterator[tuple[Path, int, dict[str, Any]]]:
-    for line, row, size in iter_rows_sized(path):
-        stats.read(1, size)
-        yield path, line, row
