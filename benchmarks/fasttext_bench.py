@@ -44,6 +44,14 @@ def _rows(corpus: str, split: str) -> list[dict]:
     return [r for p in sorted((CORPORA / corpus / split).glob("*.jsonl.zst")) for r in read_rows(p)]
 
 
+def jsonl_source(name: str) -> Path:
+    """The corpus as a bonepick dataset (train/ and test/ shards)."""
+    if name == "pooled":
+        converted(name)  # writes the pooled shards
+        return CACHE / name / "jsonl"
+    return CORPORA / {"brown": "brown", "brown_p": "brown_paragraphs", "spam": "spamassassin"}[name]
+
+
 def converted(name: str) -> Path:
     """The corpus in fastText format (built once, then cached)."""
     out = CACHE / name / "converted"
@@ -57,7 +65,7 @@ def converted(name: str) -> Path:
             ]
             write_rows(source / split / "shard_00000.jsonl.zst", rows)
     else:
-        source = CORPORA / {"brown": "brown", "brown_p": "brown_paragraphs"}[name]
+        source = jsonl_source(name)
     command = [sys.executable, "-m", "bonepick", "convert-to-fasttext", "-i", str(source), "-o", str(out)]
     subprocess.run(command + ["-n", "whitespace", "-p", "2"], check=True, capture_output=True)
     return out
@@ -255,12 +263,180 @@ def run_predict(corpus: str, epoch: int) -> None:
     measure_predict(folder, model_dir)
 
 
+def default_model(corpus: str) -> Path:
+    """A model trained once with train-fasttext's defaults (2 threads) on the converted corpus."""
+    from bonepick.models.fasttext_train import FastTextParams, train_fasttext
+
+    model_dir = CACHE / corpus / "model-defaults"
+    if not (model_dir / "bonepick_model.yaml").is_file():
+        train_fasttext([converted(corpus)], model_dir, FastTextParams(thread=2, seed=0), overwrite=True)
+    return model_dir
+
+
+def _spread(values: list[float]) -> str:
+    return f"{statistics.median(values):9,.0f}  [{min(values):,.0f} - {max(values):,.0f}]"
+
+
+def run_eval(corpus: str, split: str, repeats: int) -> None:
+    """Eval throughput per core: ``evaluate_model`` (read shards, jq, normalizer, one-line
+    cleaning, predict, probability matrix, row hashes, metrics) vs the raw bindings'
+    ``model.predict(list, k=-1)`` on the same texts already in memory. CPU time of this process,
+    the sides interleaved in every round (order alternating); median and [min - max] of the
+    rounds, and the ratio taken within each round."""
+    from bonepick.data.expressions import Expression
+    from bonepick.data.preprocess import TextPreparer
+    from bonepick.evaluate.evaluate import EvalOptions, evaluate_model
+    from bonepick.evaluate.sources import iter_fasttext, resolve_sources
+    from bonepick.models import load_model
+
+    model_dir = default_model(corpus)
+    dataset = jsonl_source(corpus)
+    text_file = converted(corpus) / f"{split}.txt"
+    classifier = load_model(model_dir)
+    card, model = classifier.card, classifier.model
+    text_expr = Expression(card.text_expression)
+    raw = [
+        text_expr.text(row) for source in resolve_sources([dataset], split) for row in read_rows(source.path)
+    ]
+    as_read = [t.replace("\n", " ") for t in raw]  # the least the bindings accept: one line each
+    prepared = [t.replace("\n", " ") for t in TextPreparer(card.normalizer, card.max_length).batch(raw)]
+    from_file = [text for _, _, text, _ in iter_fasttext(text_file)]
+    assert len(from_file) == len(raw)
+    n, chars = len(raw), sum(map(len, raw))
+    options = EvalOptions(split=split)
+    evaluations = []
+
+    def evaluate(source: Path) -> None:
+        evaluations.append(evaluate_model(model_dir, [source], options, model=classifier))
+
+    sides = {
+        "eval, shards (read+jq+normalize+predict+metrics)": lambda: evaluate(dataset),
+        "eval, converted .txt (read+predict+metrics)": lambda: evaluate(text_file),
+        "raw model.predict(list, k=-1), normalized text": lambda: model.predict(prepared, k=-1),
+        "raw model.predict(list, k=-1), text as read": lambda: model.predict(as_read, k=-1),
+        "raw model.predict(list, k=-1), .txt lines": lambda: model.predict(from_file, k=-1),
+    }
+    model.predict(prepared[:200], k=-1)  # warm up: page the model in, import the metrics' modules
+    evaluate(text_file)
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
+    wall: dict[str, list[float]] = {name: [] for name in sides}
+    for attempt in range(repeats):
+        for name in list(sides) if attempt % 2 == 0 else list(reversed(sides)):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            sides[name]()
+            cpu[name].append(time.process_time() - cpu_started)
+            wall[name].append(time.perf_counter() - started)
+    print(
+        f"## {corpus} ({dataset.name}) {split} split: {n:,} docs, {chars / n:,.0f} chars/doc; "
+        f"model {model_dir.name}: word n-grams {card.hyperparameters.get('word_ngrams')}, "
+        f"normalizer {card.normalizer}; {repeats} interleaved rounds, 1 core"
+    )
+    print(f"{'path':52s} {'docs/s per CPU-second':>31s} {'docs/s wall':>30s}")
+    for name in sides:
+        print(
+            f"{name:52s} {_spread([n / s for s in cpu[name]]):>31s} {_spread([n / s for s in wall[name]]):>30s}"
+        )
+    pairs = (
+        ("eval, shards", "raw model.predict(list, k=-1), normalized text"),
+        ("eval, shards", "raw model.predict(list, k=-1), text as read"),
+        ("eval, converted .txt", "raw model.predict(list, k=-1), .txt lines"),
+    )
+    for ours, theirs in pairs:
+        name = next(k for k in sides if k.startswith(ours))
+        ratios = [b / a for a, b in zip(cpu[name], cpu[theirs], strict=True)]
+        print(
+            f"ratio {ours} / {theirs.removeprefix('raw ')}: median {statistics.median(ratios):.3f}x "
+            f"[{min(ratios):.3f} - {max(ratios):.3f}] (CPU time)"
+        )
+    last = evaluations[-2] if evaluations[-1].sources[0].format == "fasttext" else evaluations[-1]
+    print(
+        f"last shard eval, wall: stream {last.stream_seconds:.3f}s (predict {last.predict_seconds:.3f}s), "
+        f"metrics {last.seconds - last.load_seconds - last.stream_seconds:.3f}s; "
+        f"accuracy {last.metrics['accuracy']:.4f}"
+    )
+
+
+CHUNK_WORDS = 20
+
+
+def chunked() -> Path:
+    """The pooled corpora cut into 20-word pieces (a piece of fewer than 5 words is dropped), each
+    with its document's label; train and test pieces come from the corpora's own splits and are
+    shuffled (seed 0). About 178k train / 32k test documents: enough to train on either side of
+    the 100k-document switch to word bigrams."""
+    import random
+
+    out = CACHE / "chunks" / "converted"
+    if (out / "train.txt").is_file():
+        return out
+    source = CACHE / "chunks" / "jsonl"
+    for split in ("train", "test"):
+        rows = []
+        for corpus in POOLED:
+            for row in _rows(corpus, split):
+                words = row["text"].split()
+                for start in range(0, len(words), CHUNK_WORDS):
+                    piece = words[start : start + CHUNK_WORDS]
+                    if len(piece) >= 5:
+                        rows.append({"text": " ".join(piece), "label": row["label"]})
+        random.Random(0).shuffle(rows)
+        write_rows(source / split / "shard_00000.jsonl.zst", rows)
+    command = [sys.executable, "-m", "bonepick", "convert-to-fasttext", "-i", str(source), "-o", str(out)]
+    subprocess.run(command + ["-n", "whitespace", "-p", "2"], check=True, capture_output=True)
+    return out
+
+
+def run_ngrams(sizes: list[int], ngrams: list[int], threads: int, seeds: list[int]) -> None:
+    """Word n-grams 1 vs 2 with every other setting at train-fasttext's defaults (epochs derived
+    from the size), on the first N shuffled pieces of the chunked corpus, through bonepick's own
+    training function; scored on the whole chunked test split."""
+    import shutil
+
+    from bonepick.models import load_model
+    from bonepick.models.fasttext_train import FastTextParams, auto_epochs, file_metrics, train_fasttext
+
+    folder = chunked()
+    with open(folder / "train.txt", encoding="utf-8") as handle:
+        train_lines = handle.readlines()
+    test_docs = (folder / "test.txt").read_bytes().count(b"\n")
+    print(
+        f"## chunks: {len(train_lines):,} train / {test_docs:,} test pieces of <= {CHUNK_WORDS} words, 6 labels"
+    )
+    print(
+        f"{'train docs':>10s} {'ng':>3s} {'epochs':>6s} {'seed':>4s} {'acc':>7s} {'macroF1':>7s} {'train s':>8s} {'MB':>6s}"
+    )
+    for size in sizes:
+        work = CACHE / "chunks" / f"n{size}"
+        work.mkdir(parents=True, exist_ok=True)
+        (work / "train.txt").write_text("".join(train_lines[:size]), encoding="utf-8")
+        shutil.copyfile(folder / "test.txt", work / "test.txt")
+        for ng in ngrams:
+            for seed in seeds:
+                model_dir = work / f"model-ng{ng}-s{seed}"
+                params = FastTextParams(word_ngrams=ng, thread=threads, seed=seed)
+                started = time.perf_counter()
+                train_fasttext([work], model_dir, params, overwrite=True)
+                seconds = time.perf_counter() - started
+                metrics = file_metrics(load_model(model_dir), [work / "test.txt"])
+                size_mb = (model_dir / "model.bin").stat().st_size / 1e6
+                print(
+                    f"{min(size, len(train_lines)):10,d} {ng:3d} {auto_epochs(min(size, len(train_lines))):6d} {seed:4d} "
+                    f"{metrics['accuracy']:7.4f} {metrics['macro_f1']:7.4f} {seconds:8.1f} {size_mb:6.0f}",
+                    flush=True,
+                )
+                shutil.rmtree(model_dir)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=("overhead", "defaults", "predict"))
-    parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled"))
+    parser.add_argument("mode", choices=("overhead", "defaults", "predict", "eval", "ngrams"))
+    parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled", "spam"))
+    parser.add_argument("--split", default="test", help="eval: the split to score [default: test]")
+    parser.add_argument("--size", type=int, action="append", help="ngrams: training documents (repeat)")
+    parser.add_argument("--ngrams", type=int, action="append", help="ngrams: word n-grams [default: 1 and 2]")
+    parser.add_argument("--seed", type=int, action="append", help="ngrams: seeds [default: 0]")
     parser.add_argument(
         "--config",
         action="append",
@@ -276,6 +452,13 @@ def main() -> None:
     corpora = args.corpus or ["brown", "pooled"]
     if args.mode == "defaults":
         run_defaults(corpora, args.config, args.thread)
+    elif args.mode == "ngrams":
+        run_ngrams(
+            args.size or [50_000, 100_000, 200_000], args.ngrams or [1, 2], args.thread, args.seed or [0]
+        )
+    elif args.mode == "eval":
+        for corpus in corpora:
+            run_eval(corpus, args.split, args.repeats)
     elif args.mode == "predict":
         for corpus in corpora:
             run_predict(corpus, args.epoch or 5)

@@ -8,7 +8,6 @@ caller fills with the normalizer the model expects.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,24 +75,24 @@ def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
 
 #: characters Python's ``str.split()`` (so ``clean_text``) treats as whitespace and fastText does
 #: not (fastText splits on ASCII space, \t, \v, \f, \r and NUL itself; \n ends its line)
-_FOREIGN_SPACE = re.compile("[\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+_SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
+_FOREIGN_SPACES = (*_SEPARATORS, "\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)))
+_FOREIGN_SPACES += ("\u2028", "\u2029", "\u202f", "\u205f", "\u3000")
 
 
 def one_line(text: str) -> str:
     """The text as convert-to-fasttext writes it (``clean_text``), tokenized the same by fastText.
 
-    Text that fastText tokenizes like its cleaned form is returned as is: no newline, no literal
-    ``__label__`` and no whitespace that Python splits on but fastText does not (Unicode spaces,
-    the separators \\x1c-\\x1f). Those checks are substring tests, plus one character-class search
-    for non-ASCII text, so the common case costs next to nothing; anything else goes through the
-    converter's own cleaning (plain ASCII with newlines only needs them gone).
+    Text that fastText tokenizes like its cleaned form once its newlines are spaces is returned
+    so: no literal ``__label__`` and no whitespace that Python splits on but fastText does not (Unicode spaces,
+    the separators \\x1c-\\x1f). Those checks are substring tests (the Unicode spaces only for
+    non-ASCII text), so the common case costs next to nothing; newlines become spaces, and
+    anything else goes through the converter's own cleaning.
     """
-    if "__label__" not in text:
-        if text.isascii():
-            if "\x1c" not in text and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text:
-                return text.replace("\n", " ") if "\n" in text else text
-        elif "\n" not in text and _FOREIGN_SPACE.search(text) is None:
-            return text
+    if "__label__" not in text and not any(
+        char in text for char in (_SEPARATORS if text.isascii() else _FOREIGN_SPACES)
+    ):
+        return text.replace("\n", " ") if "\n" in text else text
     from bonepick.data.fasttext_format import clean_text
 
     return clean_text(text)
