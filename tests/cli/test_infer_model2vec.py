@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +10,8 @@ import yaml
 
 from bonepick.io import read_rows, write_rows
 from bonepick.models import load_model
+from tests.cli.helpers import digest, filter_docs, infer
 from tests.conftest import BROWN, SPAM
-
-
-def _digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl*"))
-        if ".bonepick" not in p.parts
-    }
 
 
 @pytest.fixture(scope="module")
@@ -42,21 +34,7 @@ def test_classifier_scores_match_the_model(
     cli, model2vec_model_dir: Path, corpus: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "p1"
-    cli(
-        "infer",
-        "-m",
-        model2vec_model_dir,
-        "-i",
-        corpus,
-        "-o",
-        out,
-        "-n",
-        "m2v",
-        "-p",
-        "1",
-        "--batch-size",
-        "64",
-    )
+    infer(cli, model2vec_model_dir, corpus, out, "-n", "m2v", "-p", "1", "--batch-size", "64")
     model = load_model(model2vec_model_dir)
     for name in ("a", "b", "c"):
         source = next(corpus.glob(f"{name}.jsonl*"))
@@ -67,8 +45,8 @@ def test_classifier_scores_match_the_model(
     record = yaml.safe_load((out / "bonepick.yaml").read_text())
     assert record["model"]["kind"] == "model2vec" and record["summary"]["rows_out"] == 400
     # two worker processes, other batches: the same bytes
-    cli("infer", "-m", model2vec_model_dir, "-i", corpus, "-o", tmp_path / "p2", "-n", "m2v", "-p", "2")
-    assert _digest(tmp_path / "p2") == _digest(out)
+    infer(cli, model2vec_model_dir, corpus, tmp_path / "p2", "-n", "m2v", "-p", "2")
+    assert digest(tmp_path / "p2") == digest(out)
 
 
 @pytest.mark.parametrize("fixture", ["model2vec_regression_model_dir", "model2vec_ranking_model_dir"])
@@ -77,7 +55,7 @@ def test_scalar_models_write_one_number(
 ) -> None:
     model_dir: Path = request.getfixturevalue(fixture)
     out = tmp_path / "scores"
-    cli("infer", "-m", model_dir, "-i", corpus, "-o", out, "-n", "spamminess", "-p", "1")
+    infer(cli, model_dir, corpus, out, "-n", "spamminess", "-p", "1")
     model = load_model(model_dir)
     assert model.card.task in ("regression", "ranking")
     rows = list(read_rows(out / "a.jsonl.zst"))
@@ -90,20 +68,6 @@ def test_scalar_models_write_one_number(
     record = yaml.safe_load((out / "thresholds_spamminess.yaml").read_text())
     scores = [r["spamminess"] for p in sorted(out.glob("*.jsonl.zst")) for r in read_rows(p)]
     assert record["thresholds"][0]["threshold"] == pytest.approx(np.percentile(scores, 50))
-    cli(
-        "filter",
-        "-i",
-        corpus,
-        "-a",
-        out,
-        "--name",
-        "spamminess",
-        "--keep",
-        "0.5",
-        "-o",
-        tmp_path / "kept",
-        "-p",
-        "1",
-    )
+    filter_docs(cli, corpus, tmp_path / "kept", "-a", out, "--name", "spamminess", "--keep", "0.5", "-p", "1")
     kept = sum(1 for p in (tmp_path / "kept").glob("*.jsonl.zst") for _ in read_rows(p))
     assert kept == sum(s >= np.percentile(scores, 50) for s in scores)

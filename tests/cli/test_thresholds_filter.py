@@ -11,7 +11,10 @@ import yaml
 
 from bonepick.io import read_rows, write_rows
 from bonepick.io.jsonl import iter_lines
+from tests.cli.helpers import filter_docs, infer
 from tests.conftest import SHARED, SPAM
+
+FT_SPAM = ("--name", "ft", "--label", "spam")  # the spam probability of the scores named ft
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory, fasttext_model_dir: Path) -
     from tests.conftest import Cli
 
     out = tmp_path_factory.mktemp("scored") / "attributes"
-    Cli()("infer", "-m", fasttext_model_dir, "-i", SPAM, "-o", out, "-n", "ft", "-p", "1")
+    infer(Cli(), fasttext_model_dir, SPAM, out, "-n", "ft", "-p", "1")
     return out
 
 
@@ -44,10 +47,7 @@ def test_thresholds_match_numpy_percentiles(cli, scored: Path, tmp_path: Path) -
         "1",
         "-d",
         scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
+        *FT_SPAM,
         "--keep",
         "0.1,25%,0.5",
         "-o",
@@ -72,31 +72,10 @@ def test_thresholds_by_tokens(cli, scored: Path, tmp_path: Path) -> None:
     from tokenizers import Tokenizer
 
     tokenizer_file = SHARED / "tokenizers" / "dolma2_tokenizer.json"
-    result = cli(
-        "thresholds", "-p", "1", "-d", scored, "--name", "ft", "--label", "spam", "--by", "tokens", expect=1
-    )
+    by_tokens = ("thresholds", "-p", "1", "-d", scored, *FT_SPAM, "--by", "tokens")
+    result = cli(*by_tokens, expect=1)
     assert "pass the scored documents with -i" in result.output
-    cli(
-        "thresholds",
-        "-p",
-        "1",
-        "-d",
-        scored,
-        "-i",
-        SPAM,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--by",
-        "tokens",
-        "--keep",
-        "0.3",
-        "--tokenizer",
-        tokenizer_file,
-        "-o",
-        tmp_path,
-    )
+    cli(*by_tokens, "-i", SPAM, "--keep", "0.3", "--tokenizer", tokenizer_file, "-o", tmp_path)
     record = yaml.safe_load((tmp_path / "thresholds_ft_spam.yaml").read_text())
     scores = _spam_scores(scored)
     tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -119,23 +98,7 @@ def test_filter_keeps_exactly_the_documents_at_or_above_the_threshold(
     scores = _spam_scores(scored)
     threshold = float(np.median(list(scores.values())))
     out = tmp_path / "kept"
-    result = cli(
-        "filter",
-        "-i",
-        SPAM,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--threshold",
-        threshold,
-        "-o",
-        out,
-        "-p",
-        "2",
-    )
+    result = filter_docs(cli, SPAM, out, "-a", scored, *FT_SPAM, "--threshold", threshold, "-p", "2")
     kept_ids = {r["id"] for p in out.rglob("*.jsonl.zst") for r in read_rows(p)}
     assert kept_ids == {i for i, s in scores.items() if s >= threshold}
     # kept documents are the input lines, byte for byte and in order
@@ -161,58 +124,15 @@ def _id_of(line: bytes) -> str:
 def test_filter_keep_fraction_and_inline_scores(
     cli, fasttext_model_dir: Path, scored: Path, tmp_path: Path
 ) -> None:
-    cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        SPAM,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--keep",
-        "0.25",
-        "-o",
-        tmp_path / "quarter",
-    )
+    quarter = ("-p", "1", *FT_SPAM, "--keep", "0.25")
+    filter_docs(cli, SPAM, tmp_path / "quarter", "-a", scored, *quarter)
     scores = np.array(list(_spam_scores(scored).values()))
     cut = np.percentile(scores, 75)
     assert len(_lines(tmp_path / "quarter")) == int((scores >= cut).sum())
 
     # documents scored inline carry their own scores: no -a needed, same selection
-    cli(
-        "infer",
-        "-p",
-        "1",
-        "-m",
-        fasttext_model_dir,
-        "-i",
-        SPAM,
-        "-o",
-        tmp_path / "inline",
-        "-n",
-        "ft",
-        "--output",
-        "inline",
-    )
-    cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        tmp_path / "inline",
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--keep",
-        "0.25",
-        "-o",
-        tmp_path / "quarter_inline",
-    )
+    infer(cli, fasttext_model_dir, SPAM, tmp_path / "inline", "-p", "1", "-n", "ft", "--output", "inline")
+    filter_docs(cli, tmp_path / "inline", tmp_path / "quarter_inline", *quarter)
     ids = [_id_of(line) for line in _lines(tmp_path / "quarter_inline")]
     assert ids == [_id_of(line) for line in _lines(tmp_path / "quarter")]
 
@@ -221,109 +141,29 @@ def test_filter_refuses_scores_of_other_documents(cli, scored: Path, tmp_path: P
     rows = list(read_rows(SPAM / "test" / "part_00.jsonl.zst"))
     docs = tmp_path / "docs"
     write_rows(docs / "test" / "part_00.jsonl.zst", rows[:150])  # fewer documents than scores
-    result = cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        docs,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--threshold",
-        "0.5",
-        "-o",
-        tmp_path / "o1",
-        expect=1,
-    )
-    assert "has more rows than the 150 documents" in result.output
+
+    def refused(docs: Path, out: str, *args: str) -> str:
+        """The output of a filter run over ``docs`` with the scores of SPAM, which must fail."""
+        return filter_docs(cli, docs, tmp_path / out, "-p", "1", "-a", scored, *args, expect=1).output
+
+    assert "has more rows than the 150 documents" in refused(docs, "o1", *FT_SPAM, "--threshold", "0.5")
     assert not (tmp_path / "o1" / "test" / "part_00.jsonl.zst").exists()
 
     write_rows(docs / "test" / "part_00.jsonl.zst", rows[1:] + rows[:1])  # same documents, other order
-    result = cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        docs,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "--threshold",
-        "0.5",
-        "-o",
-        tmp_path / "o2",
-        expect=1,
-    )
-    assert "part_00.jsonl.zst:1: document id" in result.output and "does not match id" in result.output
+    output = refused(docs, "o2", *FT_SPAM, "--threshold", "0.5")
+    assert "part_00.jsonl.zst:1: document id" in output and "does not match id" in output
 
-    result = cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        SPAM,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--threshold",
-        "0.5",
-        "-o",
-        tmp_path / "o3",
-        expect=1,
-    )
-    assert "several labels (ham, spam)" in result.output and "--label" in result.output
-    result = cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        SPAM,
-        "-a",
-        scored,
-        "--name",
-        "nope",
-        "--label",
-        "spam",
-        "--threshold",
-        "0.5",
-        "-o",
-        tmp_path / "o4",
-        expect=1,
-    )
-    assert "no score field 'nope' (fields: ft, id)" in result.output
-    result = cli(
-        "filter",
-        "-p",
-        "1",
-        "-i",
-        SPAM,
-        "-a",
-        scored,
-        "--name",
-        "ft",
-        "--label",
-        "spam",
-        "-o",
-        tmp_path / "o5",
-        expect=1,
-    )
-    assert "exactly one of --threshold and --keep" in result.output
-    result = cli(
-        "thresholds", "-p", "1", "-d", scored, "--name", "ft", "--label", "spam", "--keep", "1.5", expect=1
-    )
+    output = refused(SPAM, "o3", "--name", "ft", "--threshold", "0.5")
+    assert "several labels (ham, spam)" in output and "--label" in output
+    output = refused(SPAM, "o4", "--name", "nope", "--label", "spam", "--threshold", "0.5")
+    assert "no score field 'nope' (fields: ft, id)" in output
+    assert "exactly one of --threshold and --keep" in refused(SPAM, "o5", *FT_SPAM)
+    result = cli("thresholds", "-p", "1", "-d", scored, *FT_SPAM, "--keep", "1.5", expect=1)
     assert "not a fraction in (0, 1]" in result.output
 
 
 def test_filter_resume_refuses_another_threshold(cli, scored: Path, tmp_path: Path) -> None:
-    args = ["filter", "-i", SPAM, "-a", scored, "--name", "ft", "--label", "spam", "-o", tmp_path / "o"]
+    args = ["filter", "-i", SPAM, "-a", scored, *FT_SPAM, "-o", tmp_path / "o"]
     cli(*args, "--threshold", "0.5")
     digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "o").rglob("*.zst")}
     result = cli(*args, "--threshold", "0.5")

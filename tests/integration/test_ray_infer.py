@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from bonepick.io import read_rows, write_rows
+from tests.cli.helpers import digest, infer
 from tests.conftest import BROWN, SPAM
 
 ray = pytest.importorskip("ray")
@@ -24,14 +24,6 @@ def ray_instance() -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
-
-
-def _digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl*"))
-        if ".bonepick" not in p.parts
-    }
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +46,8 @@ def test_ray_matches_local_resumes_and_reports_errors(
     common = ["infer", "-m", fasttext_model_dir, "-i", corpus, "-n", "spam"]
     cli(*common, "-o", tmp_path / "local", "-p", "2")
     result = cli(*common, "-o", tmp_path / "ray", "--engine", "ray", "-p", "2")
-    assert len(_digest(tmp_path / "ray")) == 5
-    assert _digest(tmp_path / "ray") == _digest(tmp_path / "local")
+    assert len(digest(tmp_path / "ray")) == 5
+    assert digest(tmp_path / "ray") == digest(tmp_path / "local")
     record = yaml.safe_load((tmp_path / "ray" / "bonepick.yaml").read_text())
     assert record["summary"]["rows_in"] == record["summary"]["rows_out"] == 600 + 200 + 200 + 40
     assert "docs/s" in result.output
@@ -67,22 +59,20 @@ def test_ray_matches_local_resumes_and_reports_errors(
     relative = ["-m", os.path.relpath(fasttext_model_dir), "-i", os.path.relpath(corpus), "-n", "spam"]
     result = cli("infer", *relative, "-o", "ray", "--engine", "ray")
     assert "4 already complete" in result.output
-    assert _digest(tmp_path / "ray") == _digest(tmp_path / "local")
+    assert digest(tmp_path / "ray") == digest(tmp_path / "local")
 
     # inline mode, rank 1 of 2 on Ray and rank 0 of 2 locally, equals one local run
     cli(*common, "-o", tmp_path / "inline_local", "--output", "inline", "-p", "1")
     split = [*common, "-o", tmp_path / "inline_mixed", "--output", "inline", "--world-size", 2]
     cli(*split, "--rank", 1, "--engine", "ray", "--num-cpus-per-task", "1")
     cli(*split, "--rank", 0)
-    assert _digest(tmp_path / "inline_mixed") == _digest(tmp_path / "inline_local")
+    assert digest(tmp_path / "inline_mixed") == digest(tmp_path / "inline_local")
 
     # a bad row fails the run with its file and line, not a Ray traceback
     bad = tmp_path / "bad"
     rows = list(read_rows(SPAM / "test" / "part_00.jsonl.zst"))[:30]
     write_rows(bad / "x.jsonl", rows[:5] + [{"id": "x", "text": 7}] + rows[5:])
-    result = cli(
-        "infer", "-m", fasttext_model_dir, "-i", bad, "-o", tmp_path / "o", "--engine", "ray", expect=1
-    )
+    result = infer(cli, fasttext_model_dir, bad, tmp_path / "o", "--engine", "ray", expect=1)
     assert f"{bad / 'x.jsonl'}:6: jq expression '.text' gave int, expected a string" in result.output
     assert "Traceback" not in result.output and "RayTaskError" not in result.output
     assert not list((tmp_path / "o").rglob("*.jsonl*"))
@@ -97,5 +87,5 @@ def test_ray_matches_local_for_model2vec(
     common = ["infer", "-m", model2vec_model_dir, "-i", corpus, "-n", "m2v", "--batch-size", "100"]
     cli(*common, "-o", tmp_path / "local", "-p", "1")
     cli(*common, "-o", tmp_path / "ray", "--engine", "ray", "-p", "2")
-    assert len(_digest(tmp_path / "ray")) == 5
-    assert _digest(tmp_path / "ray") == _digest(tmp_path / "local")
+    assert len(digest(tmp_path / "ray")) == 5
+    assert digest(tmp_path / "ray") == digest(tmp_path / "local")
