@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 InputDirs = Annotated[
     list[Path],
@@ -16,9 +20,23 @@ DatasetDirs = Annotated[
     list[Path],
     typer.Option("-d", "--dataset-dir", help="Dataset folder (repeat for several).", show_default=False),
 ]
+ModelDir = Annotated[
+    Path,
+    typer.Option(
+        "-m", "--model-dir", help="Model folder (with its bonepick_model.yaml card).", show_default=False
+    ),
+]
 NumProc = Annotated[
     int | None,
     typer.Option("-p", "--num-proc", help="Worker processes [default: number of CPUs].", show_default=False),
+]
+PromptDirs = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--prompt-dir",
+        help="Folder of your own prompts (repeatable; also BONEPICK_PROMPT_DIR).",
+        show_default=False,
+    ),
 ]
 Seed = Annotated[
     int, typer.Option("-s", "--seed", help="Random seed; same seed and input give the same output.")
@@ -55,3 +73,17 @@ def check_num_proc(value: int | None) -> int | None:
     if value is not None and value < 1:
         raise UsageError(f"--num-proc must be at least 1, got {value}")
     return value
+
+
+def options_like(command: Callable[..., Any], first: tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Give the decorated command exactly the options of ``command`` (names, help, defaults), with
+    the options named in ``first`` listed first. The decorated function takes them as keywords
+    (``**options``), so the two commands can never drift apart."""
+    signature = inspect.signature(command, eval_str=True)
+    ordered = sorted(signature.parameters.values(), key=lambda p: p.name not in first)
+
+    def decorator(func: F) -> F:
+        func.__signature__ = signature.replace(parameters=ordered)  # type: ignore[attr-defined]
+        return func
+
+    return decorator

@@ -11,13 +11,12 @@ from bonepick.cli.options import (
     Compression,
     CompressionLevel,
     InputDirs,
+    LabelExpression,
     NumProc,
     OutputDir,
     Overwrite,
     Seed,
     TextExpression,
-    check_num_proc,
-    parse_compression,
 )
 
 
@@ -67,7 +66,7 @@ def import_hf_dataset(
     so no hidden copy stays in the Hugging Face cache.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import write_provenance
+    from bonepick.cli.common import stage_options, write_provenance
     from bonepick.data.hf_import import import_hf_dataset as run
     from bonepick.data.sizes import parse_amount
 
@@ -81,8 +80,7 @@ def import_hf_dataset(
         seed=seed,
         streaming=streaming,
         rows_per_shard=rows_per_shard,
-        num_proc=check_num_proc(num_proc),
-        progress=output.RichProgress(),
+        **stage_options(num_proc),
     )
     output.table(
         f"imported {name}",
@@ -109,17 +107,14 @@ def copy_dataset(
     The output mirrors the input's splits and file names; several inputs land in sub-folders named
     after them. A rerun skips shards that are already complete.
     """
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import compression_options, finish, stage_options
     from bonepick.data.copy import copy_dataset as run
 
     summary = run(
         input_dir,
         output_dir,
-        compression=parse_compression(compression),
-        compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **compression_options(compression, compression_level),
+        **stage_options(num_proc, overwrite),
     )
     finish(output_dir, summary, "copy-dataset")
 
@@ -168,7 +163,7 @@ def transform_dataset(
     run naming file:line and the expression, unless --skip-errors. jq only sees the fields an
     expression reads, so label transforms stay fast on long texts.
     """
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.transform import transform_dataset as run
 
     summary = run(
@@ -179,9 +174,7 @@ def transform_dataset(
         keep_fields=keep_fields,
         skip_errors=skip_errors,
         compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     finish(output_dir, summary, "transform-dataset")
 
@@ -190,9 +183,7 @@ def transform_dataset(
 def balance_dataset(
     input_dir: InputDirs,
     output_dir: OutputDir,
-    label_expression: Annotated[
-        str, typer.Option("-l", "--label-expression", help="jq expression that yields the label of a row.")
-    ] = ".label",
+    label_expression: LabelExpression = ".label",
     seed: Seed = 42,
     splits: Annotated[
         str,
@@ -210,7 +201,7 @@ def balance_dataset(
     original order, and the corpus is never loaded into memory.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.balance import balance_dataset as run
     from bonepick.data.balance import parse_splits
 
@@ -221,9 +212,7 @@ def balance_dataset(
         seed=seed,
         splits=parse_splits(splits),
         compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     output.table(
         "labels before and after",
@@ -268,7 +257,7 @@ def sample_dataset(
     their split, shard and order; the same seed gives the same sample for any --num-proc.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.sample import sample_dataset as run
     from bonepick.data.sizes import format_size, parse_size
 
@@ -280,9 +269,7 @@ def sample_dataset(
         target_bytes=parse_size(target_size) if target_size is not None else None,
         seed=seed,
         compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     output.table(
         f"sample ({result.budget})",
@@ -326,7 +313,7 @@ def reshard_dataset(
     resharding. A folder of shards without split folders is written back without split folders.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.reshard import reshard_dataset as run
     from bonepick.data.sizes import format_size, parse_amount
 
@@ -338,8 +325,7 @@ def reshard_dataset(
         valid_split=parse_amount(valid_split_frac, "--valid-split-frac"),
         seed=seed,
         compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        progress=progress(),
+        **stage_options(num_proc),
     )
     output.table(
         "resharded",
@@ -370,9 +356,7 @@ def convert_to_fasttext(
         ),
     ] = "whitespace",
     text_expression: TextExpression = ".text",
-    label_expression: Annotated[
-        str, typer.Option("-l", "--label-expression", help="jq expression that yields the label of a row.")
-    ] = ".label",
+    label_expression: LabelExpression = ".label",
     max_length: Annotated[
         int | None,
         typer.Option("--max-length", help="Keep at most this many characters of each normalized text."),
@@ -405,7 +389,7 @@ def convert_to_fasttext(
     split and the --auto bins.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.fasttext_format import convert_to_fasttext as run
 
     result = run(
@@ -417,9 +401,7 @@ def convert_to_fasttext(
         max_length=max_length,
         auto_bins=auto,
         multi_label=multi_label,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     if result.bins is not None:
         output.table(

@@ -12,19 +12,12 @@ from bonepick.cli.options import (
     Compression,
     CompressionLevel,
     InputDirs,
+    ModelDir,
     NumProc,
     OutputDir,
     Overwrite,
-    check_num_proc,
-    parse_compression,
 )
 
-ModelDir = Annotated[
-    Path,
-    typer.Option(
-        "-m", "--model-dir", help="Model folder (with its bonepick_model.yaml card).", show_default=False
-    ),
-]
 ScoreName = Annotated[
     str | None,
     typer.Option(
@@ -139,7 +132,7 @@ def infer(
     A rerun skips shards already scored. --rank/--world-size split the shards between independent jobs (a Slurm array); --engine ray runs them as Ray tasks.
     """
     from bonepick.cli import output as out
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import compression_options, finish, stage_options
     from bonepick.errors import UsageError
     from bonepick.infer import infer as run
 
@@ -154,9 +147,7 @@ def infer(
         id_expression=id_expression,
         output=output,
         batch_size=batch_size,
-        compression=parse_compression(compression),
-        compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
+        **compression_options(compression, compression_level),
         engine=engine,
         ray_address=ray_address,
         num_cpus_per_task=num_cpus_per_task,
@@ -165,8 +156,7 @@ def infer(
         world_size=world_size,
         normalizer=normalizer,
         max_length=max_length,
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     provenance = f"bonepick.rank-{rank:05d}-of-{world_size:05d}.yaml" if world_size > 1 else None
     finish(output_dir, result.summary, f"infer {result.name}", extra=result.provenance(), name=provenance)
@@ -236,7 +226,7 @@ def thresholds(
 
     from bonepick.cli import output as out
     from bonepick.cli.app import current_invocation
-    from bonepick.cli.common import progress
+    from bonepick.cli.common import stage_options
     from bonepick.infer.thresholds import compute_thresholds, parse_keeps, plot_histogram
     from bonepick.io.atomic import atomic_write_text
     from bonepick.provenance import _plain
@@ -250,8 +240,7 @@ def thresholds(
         docs_dirs=input_dir or None,
         text_expression=text_expression,
         tokenizer=tokenizer,
-        num_proc=check_num_proc(num_proc),
-        progress=progress(),
+        **stage_options(num_proc),
     )
     columns = ["keep", "threshold", "docs kept", "% docs"]
     if report.tokens is not None:
@@ -325,7 +314,7 @@ def filter_documents(
     Scores come from infer's attribute files (-a) or from the documents themselves when they were scored with --output inline. Reports how many documents were kept and dropped.
     """
     from bonepick.cli import output as out
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import compression_options, finish, stage_options
     from bonepick.errors import UsageError
     from bonepick.infer.filter import filter_documents as run
     from bonepick.infer.thresholds import parse_keeps
@@ -346,11 +335,8 @@ def filter_documents(
         keep=fraction,
         by=by,
         tokenizer=tokenizer,
-        compression=parse_compression(compression),
-        compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **compression_options(compression, compression_level),
+        **stage_options(num_proc, overwrite),
     )
     finish(
         output_dir,

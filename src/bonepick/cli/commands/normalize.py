@@ -14,7 +14,6 @@ from bonepick.cli.options import (
     OutputDir,
     Overwrite,
     TextExpression,
-    check_num_proc,
 )
 from bonepick.data.normalizers import ALIASES, NORMALIZERS  # light: no tokenizer is loaded here
 
@@ -43,7 +42,7 @@ def normalize_dataset(
     All other fields are kept; splits and shard names mirror the input. Outputs match bonepick
     0.5.0's normalizers, except for the fixes listed in the normalizers guide.
     """
-    from bonepick.cli.common import finish, progress
+    from bonepick.cli.common import finish, stage_options
     from bonepick.data.normalize import normalize_dataset as run
     from bonepick.data.normalizers import canonical_name
 
@@ -54,8 +53,6 @@ def normalize_dataset(
         name,
         text_expression=text_expression,
         compression_level=compression_level,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        progress=progress(),
+        **stage_options(num_proc, overwrite),
     )
     finish(output_dir, summary, "normalize-dataset", extra={"normalizer": name})

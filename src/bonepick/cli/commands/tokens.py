@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bonepick.cli.app import command
-from bonepick.cli.options import DatasetDirs, NumProc, check_num_proc
+from bonepick.cli.options import DatasetDirs, LabelExpression, NumProc
 
 
 @command("data")
@@ -40,15 +40,14 @@ def count_tokens(
     dolma2 one, so no network is needed.
     """
     from bonepick.cli import output
-    from bonepick.cli.common import progress
+    from bonepick.cli.common import stage_options
     from bonepick.data.tokens import count_tokens as run
 
     report = run(
         dataset_dir,
         tokenizer=tokenizer,
         text_expression=text_expression,
-        num_proc=check_num_proc(num_proc),
-        progress=progress(),
+        **stage_options(num_proc),
     )
     rows = [
         [dataset, split, c.files, c.documents, c.tokens, c.bytes, c.tokens_per_document, c.tokens_per_byte]
@@ -77,9 +76,7 @@ def count_tokens(
 @command("data")
 def label_distribution(
     dataset_dir: DatasetDirs,
-    label_expression: Annotated[
-        str, typer.Option("-l", "--label-expression", help="jq expression that yields the label of a row.")
-    ] = ".label",
+    label_expression: LabelExpression = ".label",
     label_type: Annotated[
         str,
         typer.Option(
@@ -96,7 +93,7 @@ def label_distribution(
 ) -> None:
     """Show how labels are distributed: count, percentage and cumulative percentage per split."""
     from bonepick.cli import output
-    from bonepick.cli.common import progress
+    from bonepick.cli.common import stage_options
     from bonepick.data.label_distribution import label_distribution as run
 
     result = run(
@@ -104,8 +101,7 @@ def label_distribution(
         label_expression=label_expression,
         label_type=label_type.strip().lower(),
         bins=bins,
-        num_proc=check_num_proc(num_proc),
-        progress=progress(),
+        **stage_options(num_proc),
     )
     columns = ["label"]
     for split in result.splits:
