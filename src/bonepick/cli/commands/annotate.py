@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bonepick.cli.app import PANELS, app, command, current_invocation
-from bonepick.cli.options import DatasetDirs, NumProc, OutputDir, Overwrite, check_num_proc
+from bonepick.cli.options import DatasetDirs, NumProc, OutputDir, Overwrite, PromptDirs, check_num_proc
 
 if TYPE_CHECKING:
     from bonepick.annotate.runner import AnnotateConfig
@@ -39,14 +39,6 @@ SystemPrompt = Annotated[
         "--system-prompt",
         "--annotation-system-prompt",
         help="System prompt name or path [default: the task prompt's own]; 'none' sends no system message.",
-        show_default=False,
-    ),
-]
-PromptDirs = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--prompt-dir",
-        help="Folder of your own prompts (repeatable; also BONEPICK_PROMPT_DIR).",
         show_default=False,
     ),
 ]
@@ -267,11 +259,13 @@ def _check_choice(option: str, value: str | None, choices: tuple[str, ...]) -> N
         raise UsageError(f"{option} must be one of {', '.join(choices)}, got '{value}'")
 
 
-def _safe_arguments(**changes: Any) -> None:
-    """Rewrite recorded arguments before provenance is written (no credentials in URLs)."""
+def _record_base_url(base_url: str | None) -> None:
+    """Record --base-url without credentials before provenance is written."""
+    from bonepick.annotate.client import public_url
+
     invocation = current_invocation.get()
     if invocation is not None:
-        invocation.arguments.update(changes)
+        invocation.arguments["base_url"] = public_url(base_url) if base_url else None
 
 
 def _annotation_record(
@@ -523,33 +517,14 @@ def annotate_dataset(
     cached in SQLite, so an interrupted run resumes without paying twice. Rows that still fail
     after the retries are kept with an error record and retried by the next run.
     """
-    from bonepick.annotate.client import HTTP_BACKENDS, public_url
+    from bonepick.annotate.client import HTTP_BACKENDS
     from bonepick.annotate.runner import annotate_dataset as run
-    from bonepick.cli.common import finish
+    from bonepick.cli.common import call_with_options, finish
 
     _check_choice("--http-backend", http_backend, HTTP_BACKENDS)
-    config = _build_config(
-        model=model,
-        task_prompt=task_prompt,
-        system_prompt=system_prompt,
-        prompt_dir=prompt_dir,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        input_field_expression=input_field_expression,
-        input_field_format=input_field_format,
-        reasoning_effort=reasoning_effort,
-        service_tier=service_tier,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        response_format=response_format,
-        max_text_length=max_text_length,
-        chunking=chunking,
-        num_chunks=num_chunks,
-        samples=samples,
-        aggregate=aggregate,
-        cache_location=cache_location,
-        reprocess_all_rows=reprocess_all_rows,
-        output_field=output_field,
+    config = call_with_options(
+        _build_config,
+        locals(),
         timeout=request_timeout,
         max_connections=max_concurrent_requests,
         http_backend=http_backend,
@@ -559,7 +534,7 @@ def annotate_dataset(
     config.max_concurrent = max_concurrent_requests
     config.max_retries = max_retries
     config.retry_delay = retry_delay
-    _safe_arguments(base_url=public_url(base_url) if base_url else None)
+    _record_base_url(base_url)
     result = run(
         dataset_dir,
         output_dir,
@@ -669,34 +644,11 @@ def annotate_batch_submit(
     manifest with the batch ids; retrieve the results with `annotate-batch retrieve`.
     """
     from bonepick.annotate.batch import submit_batch
-    from bonepick.annotate.client import public_url
     from bonepick.cli import output
-    from bonepick.cli.common import write_provenance
+    from bonepick.cli.common import call_with_options, write_provenance
 
-    config = _build_config(
-        model=model,
-        task_prompt=task_prompt,
-        system_prompt=system_prompt,
-        prompt_dir=prompt_dir,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        input_field_expression=input_field_expression,
-        input_field_format=input_field_format,
-        reasoning_effort=reasoning_effort,
-        service_tier=service_tier,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        response_format=response_format,
-        max_text_length=max_text_length,
-        chunking=chunking,
-        num_chunks=num_chunks,
-        samples=samples,
-        aggregate=aggregate,
-        cache_location=cache_location,
-        reprocess_all_rows=reprocess_all_rows,
-        output_field=output_field,
-    )
-    _safe_arguments(base_url=public_url(base_url) if base_url else None)
+    config = call_with_options(_build_config, locals())
+    _record_base_url(base_url)
     result = submit_batch(
         dataset_dir,
         batch_dir,
@@ -768,11 +720,10 @@ def annotate_batch_retrieve(
     with an error record; submit again (only those are sent) or run annotate-dataset to fill them.
     """
     from bonepick.annotate.batch import retrieve_batch
-    from bonepick.annotate.client import public_url
     from bonepick.cli import output
     from bonepick.cli.common import finish
 
-    _safe_arguments(base_url=public_url(base_url) if base_url else None)
+    _record_base_url(base_url)
     result = retrieve_batch(
         batch_dir,
         output_dir,

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bonepick.cli.app import command
-
-PromptDirs = Annotated[
-    list[Path] | None,
-    typer.Option(
-        "--prompt-dir",
-        help="Folder of your own prompts (repeatable; also BONEPICK_PROMPT_DIR).",
-        show_default=False,
-    ),
-]
+from bonepick.cli.options import PromptDirs
 
 
 @command("annotate")
