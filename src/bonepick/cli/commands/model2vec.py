@@ -8,9 +8,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bonepick.cli.app import command
-from bonepick.cli.options import DatasetDirs, NumProc, OutputDir, Seed, TextExpression, check_num_proc
+from bonepick.cli.options import (
+    DatasetDirs,
+    LabelExpression,
+    NumProc,
+    OutputDir,
+    Seed,
+    TextExpression,
+    check_num_proc,
+)
 
 if TYPE_CHECKING:
+    from bonepick.models.model2vec_train import Model2VecTrainConfig
     from bonepick.models.trainer import EpochRecord
 
 
@@ -23,9 +32,6 @@ ModelName = Annotated[
         "[default: embedded, all-MiniLM-L6-v2 distilled locally on first use].",
         show_default=False,
     ),
-]
-Label = Annotated[
-    str, typer.Option("-l", "--label-expression", help="jq expression that yields the label of a row.")
 ]
 LearningRate = Annotated[float, typer.Option("--learning-rate", help="Peak learning rate (AdamW).")]
 BatchSize = Annotated[
@@ -176,11 +182,68 @@ def _show_training(summary: Any, title: str) -> None:
     output.info(f"output: {summary.output_dir}")
 
 
-def _train_config(**kw: Any):
+def _model2vec_config(
+    task: str,
+    output_dir: Path,
+    model_name: str | None,
+    text_expression: str,
+    label_expression: str,
+    learning_rate: float,
+    batch_size: int | None,
+    min_epochs: int,
+    max_epochs: int,
+    early_stopping_patience: int,
+    freeze_embeddings: bool,
+    hidden_dim: int,
+    n_layers: int,
+    normalizer: str | None,
+    max_length: int | None,
+    max_tokens: int,
+    valid_fraction: float,
+    lr_schedule: str,
+    device: str,
+    no_mixed_precision: bool,
+    threads: int,
+    embedding_lr_factor: float,
+    seed: int,
+    num_proc: int | None,
+    overwrite: bool,
+    loss_class_weight: str = "uniform",
+) -> Model2VecTrainConfig:
+    """The training settings train-model2vec and train-contrastive share, from their options."""
+    from bonepick.models.model2vec_train import Model2VecTrainConfig
     from bonepick.models.trainer import TrainConfig
 
-    patience = kw.pop("patience")
-    return TrainConfig(patience=patience if patience and patience > 0 else None, **kw)
+    return Model2VecTrainConfig(
+        output_dir=output_dir,
+        base_model=model_name,
+        text_expression=text_expression,
+        label_expression=label_expression,
+        task=task,
+        normalizer=normalizer,
+        max_length=max_length,
+        max_tokens=max_tokens,
+        class_weight=loss_class_weight,
+        freeze_embeddings=freeze_embeddings,
+        hidden_dim=hidden_dim,
+        n_layers=n_layers,
+        valid_fraction=valid_fraction,
+        num_proc=check_num_proc(num_proc),
+        overwrite=overwrite,
+        train=TrainConfig(
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            min_epochs=min_epochs,
+            max_epochs=max_epochs,
+            patience=early_stopping_patience if early_stopping_patience > 0 else None,
+            lr_schedule=lr_schedule,
+            device=device,
+            mixed_precision=not no_mixed_precision,
+            threads=threads,
+            embedding_lr_factor=embedding_lr_factor,
+            seed=seed,
+        ),
+    )
 
 
 @command("train")
@@ -189,7 +252,7 @@ def train_model2vec(
     output_dir: OutputDir,
     model_name: ModelName = None,
     text_expression: TextExpression = ".text",
-    label_expression: Label = ".label",
+    label_expression: LabelExpression = ".label",
     learning_rate: LearningRate = 1e-3,
     batch_size: BatchSize = None,
     min_epochs: MinEpochs = 1,
@@ -231,43 +294,14 @@ def train_model2vec(
     model2vec's StaticModelPipeline.from_pretrained as is, and holds the bonepick model card.
     """
     from bonepick.cli import output
+    from bonepick.cli.common import call_with_options
     from bonepick.errors import UsageError
-    from bonepick.models.model2vec_train import Model2VecTrainConfig
     from bonepick.models.model2vec_train import train_model2vec as run
 
     if regression and multi_label:
         raise UsageError("--regression and --multi-label cannot be combined")
     task = "regression" if regression else "multilabel" if multi_label else "classification"
-    config = Model2VecTrainConfig(
-        output_dir=output_dir,
-        base_model=model_name,
-        text_expression=text_expression,
-        label_expression=label_expression,
-        task=task,
-        normalizer=normalizer,
-        max_length=max_length,
-        max_tokens=max_tokens,
-        class_weight=loss_class_weight,
-        freeze_embeddings=freeze_embeddings,
-        hidden_dim=hidden_dim,
-        n_layers=n_layers,
-        valid_fraction=valid_fraction,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        train=_train_config(
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            min_epochs=min_epochs,
-            max_epochs=max_epochs,
-            patience=early_stopping_patience,
-            lr_schedule=lr_schedule,
-            device=device,
-            mixed_precision=not no_mixed_precision,
-            threads=threads,
-            embedding_lr_factor=embedding_lr_factor,
-            seed=seed,
-        ),
-    )
+    config = call_with_options(_model2vec_config, locals(), task=task)
     summary = run(dataset_dir, config, RichTrainProgress(), output.info)
     _show_training(summary, "train-model2vec")
 
@@ -278,7 +312,7 @@ def train_contrastive(
     output_dir: OutputDir,
     model_name: ModelName = None,
     text_expression: TextExpression = ".text",
-    label_expression: Label = ".label",
+    label_expression: LabelExpression = ".label",
     n_clusters: Annotated[
         int,
         typer.Option(
@@ -326,39 +360,11 @@ def train_contrastive(
     used by eval and inference like a regression model: one score per text.
     """
     from bonepick.cli import output
+    from bonepick.cli.common import call_with_options
     from bonepick.models.contrastive import ContrastiveConfig
     from bonepick.models.contrastive import train_contrastive as run
-    from bonepick.models.model2vec_train import Model2VecTrainConfig
 
-    config = Model2VecTrainConfig(
-        output_dir=output_dir,
-        base_model=model_name,
-        text_expression=text_expression,
-        label_expression=label_expression,
-        task="ranking",
-        normalizer=normalizer,
-        max_length=max_length,
-        max_tokens=max_tokens,
-        freeze_embeddings=freeze_embeddings,
-        hidden_dim=hidden_dim,
-        n_layers=n_layers,
-        valid_fraction=valid_fraction,
-        num_proc=check_num_proc(num_proc),
-        overwrite=overwrite,
-        train=_train_config(
-            learning_rate=learning_rate,
-            batch_size=batch_size,
-            min_epochs=min_epochs,
-            max_epochs=max_epochs,
-            patience=early_stopping_patience,
-            lr_schedule=lr_schedule,
-            device=device,
-            mixed_precision=not no_mixed_precision,
-            threads=threads,
-            embedding_lr_factor=embedding_lr_factor,
-            seed=seed,
-        ),
-    )
+    config = call_with_options(_model2vec_config, locals(), task="ranking")
     contrastive = ContrastiveConfig(n_clusters=n_clusters, pairs_per_doc=pairs_per_doc, margin=margin)
     summary = run(dataset_dir, config, contrastive, RichTrainProgress(), output.info)
     _show_training(summary, "train-contrastive")
