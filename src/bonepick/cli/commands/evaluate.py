@@ -8,18 +8,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from bonepick.cli.app import command
-from bonepick.cli.options import DatasetDirs
+from bonepick.cli.options import DatasetDirs, ModelDir, options_like
 
 if TYPE_CHECKING:
-    from bonepick.evaluate.evaluate import EvalOptions
     from bonepick.models.card import ModelCard
 
-ModelDir = Annotated[
-    Path,
-    typer.Option(
-        "-m", "--model-dir", help="Model folder (with its bonepick_model.yaml card).", show_default=False
-    ),
-]
 Split = Annotated[str, typer.Option("--split", help="Split to evaluate on (test, valid or train).")]
 EvalTextExpression = Annotated[
     str | None,
@@ -67,15 +60,31 @@ Report = Annotated[
 Bins = Annotated[int, typer.Option("--bins", help="Bins of the reliability (calibration) diagram and ECE.")]
 
 
-def _options(
-    split, text_expression, label_expression, normalizer, max_length, batch_size, bins
-) -> EvalOptions:
-    from bonepick.errors import UsageError
-    from bonepick.evaluate.evaluate import EvalOptions
+def _evaluate(
+    model_dir: Path,
+    dataset_dir: list[Path],
+    split: str,
+    text_expression: str | None,
+    label_expression: str | None,
+    normalizer: str | None,
+    max_length: int | None,
+    batch_size: int,
+    bins: int,
+    report: Path | None,
+    card: ModelCard | None = None,
+) -> None:
+    """Evaluate, print the metric tables, write the results file (and the report)."""
+    from bonepick.cli import output
+    from bonepick.cli.common import progress
+    from bonepick.evaluate.evaluate import EvalOptions, evaluate_model
+    from bonepick.evaluate.results import write_results
+    from bonepick.evaluate.tables import metric_tables
 
     if bins < 1:
+        from bonepick.errors import UsageError
+
         raise UsageError(f"--bins must be at least 1, got {bins}")
-    return EvalOptions(
+    options = EvalOptions(
         split=split,
         text_expression=text_expression,
         label_expression=label_expression,
@@ -84,31 +93,6 @@ def _options(
         batch_size=batch_size,
         n_bins=bins,
     )
-
-
-def _invocation() -> dict[str, Any]:
-    """The command line that made a results file (Paths become strings when it is written)."""
-    from bonepick.cli.app import current_invocation
-
-    invocation = current_invocation.get()
-    if invocation is None:
-        return {}
-    return {"name": invocation.command, "arguments": dict(invocation.arguments)}
-
-
-def _run(
-    model_dir: Path,
-    dataset_dir: list[Path],
-    options: EvalOptions,
-    report: Path | None,
-    card: ModelCard | None = None,
-) -> None:
-    from bonepick.cli import output
-    from bonepick.cli.common import progress
-    from bonepick.evaluate.evaluate import evaluate_model
-    from bonepick.evaluate.results import write_results
-    from bonepick.evaluate.tables import metric_tables
-
     evaluation = evaluate_model(model_dir, dataset_dir, options, card=card, progress=progress())
     record = evaluation.record(_invocation())
     path = write_results(evaluation.results_path, record)
@@ -126,6 +110,16 @@ def _run(
 
         html = write_report(evaluation, report, record)
         output.info(f"report: {html}")
+
+
+def _invocation() -> dict[str, Any]:
+    """The command line that made a results file (Paths become strings when it is written)."""
+    from bonepick.cli.app import current_invocation
+
+    invocation = current_invocation.get()
+    if invocation is None:
+        return {}
+    return {"name": invocation.command, "arguments": dict(invocation.arguments)}
 
 
 @command("evaluate", name="eval")
@@ -151,46 +145,24 @@ def eval_model(
     score for every label threshold. Results go to results_<signature>.yaml in the model folder,
     where the signature identifies the test rows whatever order they are read in.
     """
-    options = _options(split, text_expression, label_expression, normalizer, max_length, batch_size, bins)
-    _run(model_dir, dataset_dir, options, report)
+    _evaluate(**locals())  # exactly this command's options
 
 
 @command("evaluate", name="eval-model2vec")
-def eval_model2vec(
-    dataset_dir: DatasetDirs,
-    model_dir: ModelDir,
-    split: Split = "test",
-    text_expression: EvalTextExpression = None,
-    label_expression: EvalLabelExpression = None,
-    normalizer: Normalizer = None,
-    max_length: MaxLength = None,
-    batch_size: BatchSize = 2048,
-    bins: Bins = 10,
-    report: Report = None,
-) -> None:
+@options_like(eval_model, first=("dataset_dir",))
+def eval_model2vec(model_dir: Path, **options: Any) -> None:
     """Evaluate a Model2Vec model (classification, regression or contrastive) on the test split.
 
     Same as `eval`, for a folder written by train-model2vec or train-contrastive: normalizer,
     max length and expressions come from the model card unless given here.
     """
     _expect_kind(model_dir, "model2vec")
-    options = _options(split, text_expression, label_expression, normalizer, max_length, batch_size, bins)
-    _run(model_dir, dataset_dir, options, report)
+    _evaluate(model_dir, **options)
 
 
 @command("evaluate", name="eval-fasttext")
-def eval_fasttext(
-    dataset_dir: DatasetDirs,
-    model_dir: ModelDir,
-    split: Split = "test",
-    text_expression: EvalTextExpression = None,
-    label_expression: EvalLabelExpression = None,
-    normalizer: Normalizer = None,
-    max_length: MaxLength = None,
-    batch_size: BatchSize = 2048,
-    bins: Bins = 10,
-    report: Report = None,
-) -> None:
+@options_like(eval_model, first=("dataset_dir",))
+def eval_fasttext(model_dir: Path, normalizer: str | None, **options: Any) -> None:
     """Evaluate a fastText classifier on the test split (JSON Lines shards or a converted test.txt).
 
     A folder written by train-fasttext carries its card. A .bin (or .ftz) trained elsewhere, in a
@@ -216,8 +188,7 @@ def eval_fasttext(
         from bonepick.models.fasttext import card_for_foreign_model
 
         card = card_for_foreign_model(model_dir, None, None)
-    options = _options(split, text_expression, label_expression, normalizer, max_length, batch_size, bins)
-    _run(model_dir, dataset_dir, options, report, card=card)
+    _evaluate(model_dir, normalizer=normalizer, card=card, **options)
 
 
 def _expect_kind(model_dir: Path, kind: str) -> None:
