@@ -17,19 +17,6 @@ ModelDir = Annotated[
 ]
 
 
-def _provenance(output_dir: Path, name: str, summary: dict) -> None:
-    """The provenance record of the running command, under a chosen file name."""
-    from bonepick.cli.app import current_invocation
-    from bonepick.provenance import build_provenance, write_provenance
-
-    invocation = current_invocation.get()
-    assert invocation is not None
-    record = build_provenance(
-        invocation.command, invocation.arguments, invocation.started, invocation.seconds, summary
-    )
-    write_provenance(output_dir, record, name=name)
-
-
 def _verbosity() -> int:
     """fastText's own progress line (printed by the C++ library) only on a terminal."""
     return 2 if sys.stderr.isatty() else 0
@@ -227,6 +214,7 @@ def quantize_fasttext(
     test.txt) of the training folders.
     """
     from bonepick.cli import output
+    from bonepick.cli.common import write_provenance
     from bonepick.models.fasttext_train import quantize_fasttext as run
 
     result = run(
@@ -257,9 +245,8 @@ def quantize_fasttext(
         output.warn("no valid.txt or test.txt found; pass -d DIR to measure the metric change")
     target = result.output.parent
     # beside model.bin the training provenance stays; the quantization gets its own file
-    _provenance(
+    write_provenance(
         target,
-        "bonepick.yaml" if output_dir is not None else "bonepick_quantize.yaml",
         {
             "size_before": result.size_before,
             "size_after": result.size_after,
@@ -267,5 +254,6 @@ def quantize_fasttext(
             "metrics_before": result.metrics_before,
             "metrics_after": result.metrics_after,
         },
+        name="bonepick.yaml" if output_dir is not None else "bonepick_quantize.yaml",
     )
     output.info(f"output: {result.output}")
