@@ -17,6 +17,7 @@ from bonepick.io import find_shards, read_rows, write_rows
 from tests.servers.fixtures import write_annotation_dataset
 
 FAIL = "BONEPICK-FAIL"
+ASK_AGAIN_ONCE = ("--reprocess-all-rows", "--max-retries", "0")  # every row asked again, no retries
 
 
 def _shards(root: Path) -> list[Path]:
@@ -244,17 +245,7 @@ def test_api_key_from_env_never_written(cli, openai_server, openai_key, tmp_path
     monkeypatch.setenv("MY_LLM_KEY", "sk-other-secret-9911")
     openai_server.configure(require_key="sk-other-secret-9911")
     out2 = tmp_path / "out2"
-    _annotate(
-        cli,
-        openai_server,
-        data,
-        out2,
-        "--api-key-env",
-        "MY_LLM_KEY",
-        "--reprocess-all-rows",
-        "--max-retries",
-        "0",
-    )
+    _annotate(cli, openai_server, data, out2, "--api-key-env", "MY_LLM_KEY", *ASK_AGAIN_ONCE)
     record = _provenance(out2)
     assert record["arguments"]["api_key_env"] == "MY_LLM_KEY"
     assert "sk-other-secret-9911" not in (out2 / "bonepick.yaml").read_text()
@@ -302,17 +293,7 @@ def test_structured_output_validated_and_bad_replies_retried(cli, openai_server,
     # no retries left: the row is kept with the reason
     openai_server.configure(script=["invalid"])
     out2 = tmp_path / "out2"
-    _annotate(
-        cli,
-        openai_server,
-        data,
-        out2,
-        "--max-retries",
-        "0",
-        "--reprocess-all-rows",
-        "--max-concurrent-requests",
-        "1",
-    )
+    _annotate(cli, openai_server, data, out2, *ASK_AGAIN_ONCE, "--max-concurrent-requests", "1")
     failed = [r for r in _rows(out2) if r["fineweb_edu"] is None]
     assert len(failed) == 1
     assert failed[0]["fineweb_edu_error"]["kind"] == "invalid_reply"

@@ -15,21 +15,16 @@ def _rows(root: Path, split: str) -> list[dict]:
     return [row for p in sorted((root / split).rglob("*.jsonl*")) for row in read_rows(p)]
 
 
+def _transform(cli, source: Path, out: Path, *args: str, expect: int = 0):
+    """``bonepick transform-dataset -i SOURCE -o OUT ARGS...``."""
+    return cli("transform-dataset", "-i", source, "-o", out, *args, expect=expect)
+
+
 def test_merge_into_rows_by_default(cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cli(
-        "transform-dataset",
-        "-i",
-        SPAM,
-        "-o",
-        out,
-        "-t",
-        '{text: (.subject + "\\n\\n" + .text)}',
-        "-l",
-        '{score: (if .label == "spam" then 0 else 1 end)}',
-        "-p",
-        "2",
-    )
+    text = '{text: (.subject + "\\n\\n" + .text)}'
+    score = '{score: (if .label == "spam" then 0 else 1 end)}'
+    _transform(cli, SPAM, out, "-t", text, "-l", score, "-p", "2")
     for split in ("train", "test"):
         before, after = _rows(SPAM, split), _rows(out, split)
         assert len(after) == len(before)
@@ -44,20 +39,7 @@ def test_merge_into_rows_by_default(cli, tmp_path: Path) -> None:
 
 def test_only_results_and_scalar_results(cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cli(
-        "transform-dataset",
-        "-i",
-        BROWN,
-        "-o",
-        out,
-        "-t",
-        ".text",
-        "-l",
-        ".genre",
-        "--no-keep-fields",
-        "-p",
-        "1",
-    )
+    _transform(cli, BROWN, out, "-t", ".text", "-l", ".genre", "--no-keep-fields", "-p", "1")
     rows = _rows(out, "train")
     source = _rows(BROWN, "train")
     assert rows == [{"text": r["text"], "label": r["genre"]} for r in source]
@@ -70,22 +52,12 @@ def test_errors_name_file_line_and_expression(cli, tmp_path: Path) -> None:
     shard = tmp_path / "in" / "train" / "a.jsonl.zst"
     write_rows(shard, rows)
     expression = '{text: (.subject + " " + .text)}'
-    result = cli("transform-dataset", "-i", tmp_path / "in", "-o", tmp_path / "o", "-t", expression, expect=1)
+    result = _transform(cli, tmp_path / "in", tmp_path / "o", "-t", expression, expect=1)
     assert f"{shard}:5:" in result.output and expression in result.output
     assert "Traceback" not in result.output
 
-    result = cli(
-        "transform-dataset",
-        "-i",
-        tmp_path / "in",
-        "-o",
-        tmp_path / "o",
-        "-t",
-        expression,
-        "-l",
-        ".label | select(. != null)",
-        "--skip-errors",
-    )
+    skip = ("-l", ".label | select(. != null)", "--skip-errors")
+    result = _transform(cli, tmp_path / "in", tmp_path / "o", "-t", expression, *skip)
     assert "-t expression failed: 1" in result.output
     assert "-l expression yielded nothing: 1" in result.output
     assert len(_rows(tmp_path / "o", "train")) == 18
@@ -95,7 +67,7 @@ def test_errors_name_file_line_and_expression(cli, tmp_path: Path) -> None:
         "-t expression failed": 1,
     }
 
-    result = cli("transform-dataset", "-i", SPAM, "-o", tmp_path / "x", "-l", "{score: (.a +}", expect=1)
+    result = _transform(cli, SPAM, tmp_path / "x", "-l", "{score: (.a +}", expect=1)
     assert "invalid jq expression" in result.output
-    result = cli("transform-dataset", "-i", SPAM, "-o", tmp_path / "x", expect=1)
+    result = _transform(cli, SPAM, tmp_path / "x", expect=1)
     assert "nothing to do" in result.output
