@@ -7,6 +7,7 @@ goes through the ``jq`` bindings. Errors name the expression and, when given, th
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,31 @@ class Expression:
                 f"jq expression '{self.source}' gave {type(value).__name__}, expected a string", path, line
             )
         return value
+
+    def texts(self, rows: list[Any], path: str | Path | None, lines: Sequence[int]) -> list[str]:
+        """:meth:`text` of every row (``lines`` are their line numbers, for errors), with no
+        per-row call in the common case of a top-level key such as ``.text``."""
+        if self._path is not None and len(self._path) == 1:
+            key = self._path[0]
+            try:
+                values = [row.get(key) for row in rows]
+            except AttributeError:
+                values = None
+            if values is not None and all(type(v) is str for v in values):
+                return values  # type: ignore[return-value]
+        return [self.text(row, path, line) for row, line in zip(rows, lines, strict=True)]
+
+    def firsts(self, rows: list[Any], path: str | Path | None, lines: Sequence[int]) -> list[Any]:
+        """The first output for every row, ``None`` where there is none (e.g. an optional id)."""
+        if self._path is not None and len(self._path) == 1:
+            key = self._path[0]
+            if all(type(row) is dict for row in rows):
+                return [row.get(key) for row in rows]
+        out = []
+        for row, line in zip(rows, lines, strict=True):
+            values = self.all(row, path, line)
+            out.append(values[0] if values else None)
+        return out
 
     def __repr__(self) -> str:
         return f"Expression({self.source!r})"

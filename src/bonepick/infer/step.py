@@ -14,7 +14,8 @@ import orjson
 
 from bonepick.data.expressions import Expression
 from bonepick.errors import DataError, ModelError
-from bonepick.io.jsonl import ShardWriter, iter_rows_sized
+from bonepick.io.blocks import iter_blocks
+from bonepick.io.jsonl import ShardWriter, dumps_row
 from bonepick.models.card import ModelCard
 from bonepick.pipeline import ShardStats, ShardTask, Step
 
@@ -85,39 +86,43 @@ class InferStep(Step):
 
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         assert task.output is not None and self.model is not None, "setup() must run first"
-        text_of, path, field = self._text.text, task.input, self.field
+        path, field = task.input, self.field
         cpu_started = time.process_time()
         with ShardWriter(task.output, level=self.compression_level) as writer:
             texts: list[str] = []
             kept: list[Any] = []
             nbytes = 0
-            for line, row, size in iter_rows_sized(path):
-                texts.append(text_of(row, path, line))
+            for block in iter_blocks(path):
+                rows = block.parse()
+                lines = block.row_line_numbers()
+                texts += self._text.texts(rows, path, lines)
                 if self.inline:
-                    if field in row:
+                    if any(field in row for row in rows):
+                        line = next(n for n, row in zip(lines, rows, strict=True) if field in row)
                         raise DataError(
                             f"the row already has a field '{field}'",
                             path,
                             line,
                             hint="choose another --name, or use --output attributes",
                         )
-                    kept.append(row)
+                    kept += rows
                 else:
-                    kept.append(self._id_of(row, path, line))
-                nbytes += size
-                if len(texts) >= self.batch_size:
-                    self._score(texts, kept, nbytes, writer, stats)
-                    texts, kept, nbytes = [], [], 0
+                    kept += self._id.firsts(rows, path, lines)
+                nbytes += block.total_bytes()
+                # score full batches; the remainder waits for the next block
+                size, start = self.batch_size, 0
+                while len(texts) - start >= size:
+                    share = round(nbytes * size / (len(texts) - start))
+                    self._score(texts[start : start + size], kept[start : start + size], share, writer, stats)
+                    start, nbytes = start + size, nbytes - share
+                if start:
+                    texts, kept = texts[start:], kept[start:]
             if texts:
                 self._score(texts, kept, nbytes, writer, stats)
             if writer.rows != stats.rows_in:
                 raise DataError(f"wrote {writer.rows} rows for {stats.rows_in} input rows", path)
         stats.add("cpu_seconds", time.process_time() - cpu_started)
         return None
-
-    def _id_of(self, row: dict[str, Any], path: Path, line: int) -> Any:
-        values = self._id.all(row, path, line)
-        return values[0] if values else None
 
     def _score(
         self, texts: list[str], kept: list[Any], nbytes: int, writer: ShardWriter, stats: ShardStats
@@ -131,10 +136,10 @@ class InferStep(Step):
         if self.inline:
             for row, value in zip(kept, values, strict=True):
                 row[field] = value
-                writer.write(row)
+            out = kept
         else:
-            for doc_id, value in zip(kept, values, strict=True):
-                writer.write({"id": doc_id, field: value})
+            out = [{"id": doc_id, field: value} for doc_id, value in zip(kept, values, strict=True)]
+        writer.write_block(b"".join(map(dumps_row, out)), len(out))
         stats.wrote(len(texts))
 
     def _values(self, scores: np.ndarray, n: int) -> list[Any]:
