@@ -31,7 +31,7 @@ import orjson
 from bonepick.data.sizes import amount_to_rows
 from bonepick.errors import InputNotFoundError, MissingDependencyError, UsageError
 from bonepick.io.dataset import SPLIT_ALIASES, SPLIT_NAMES
-from bonepick.io.jsonl import ShardWriter
+from bonepick.io.jsonl import RotatingShardWriter, ShardWriter
 from bonepick.pipeline import LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask, Step
 from bonepick.pipeline.executor import STATE_DIR
 
@@ -343,37 +343,6 @@ def _without_torch(datasets: Any) -> Any:
         config.TORCH_AVAILABLE = before
 
 
-class _LineShards:
-    """Serialised lines into ``<folder>/shard_00000.jsonl.zst``, ``..._00001``, ..., each
-    ``rows_per_shard`` lines and published atomically."""
-
-    def __init__(self, folder: Path, rows_per_shard: int) -> None:
-        self.folder = folder
-        self.rows_per_shard = rows_per_shard
-        self.paths: list[Path] = []
-        self.rows = 0
-        self._current: ShardWriter | None = None
-
-    def write_line(self, line: bytes) -> None:
-        if self._current is None or self._current.rows >= self.rows_per_shard:
-            self.close()
-            path = self.folder / f"shard_{len(self.paths):05d}.jsonl.zst"
-            self.paths.append(path)
-            self._current = ShardWriter(path)
-        self._current.write_line(line)
-        self.rows += 1
-
-    def close(self) -> None:
-        if self._current is not None:
-            self._current.close()
-            self._current = None
-
-    def abort(self) -> None:
-        if self._current is not None:
-            self._current.abort()
-            self._current = None
-
-
 def _import_streaming(
     path: str,
     files: Any,
@@ -409,16 +378,18 @@ def _import_streaming(
         raise UsageError("the dataset has no test split", hint="pass --test-split 0.1 or 10000")
     if has_test and test_split is not None:
         raise UsageError("the dataset already has a test split; leave out --test-split")
-    writers: dict[str, _LineShards] = {}
+    writers: dict[str, RotatingShardWriter] = {}
     if progress is not None:
         progress.start("import (streaming)", len(mapping))
     try:
         for source, ours in mapping.items():
-            main = writers[ours] = _LineShards(output_dir / ours, rows_per_shard)
+            main = writers[ours] = RotatingShardWriter(output_dir / ours, rows_per_shard=rows_per_shard)
             cut_test = test_split is not None and ours == "train"
             test = None
             if cut_test:
-                test = writers["test"] = _LineShards(output_dir / "test", rows_per_shard)
+                test = writers["test"] = RotatingShardWriter(
+                    output_dir / "test", rows_per_shard=rows_per_shard
+                )
             rng = random.Random(seed)
             reservoir: list[bytes] = []
             seen = 0

@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import zstandard
 
-from bonepick.errors import DataError
-from bonepick.io.jsonl import ShardWriter, open_binary_reader, parse_line
+from bonepick.io.jsonl import ShardWriter, open_binary_reader, parse_line, reading_errors
 
 BLOCK_BYTES = 1 << 20
 
@@ -82,23 +80,16 @@ def iter_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
     path = Path(path)
     number = 1
     tail = b""
-    try:
-        with open_binary_reader(path) as stream:
-            while True:
-                chunk = stream.read(block_bytes)
-                if not chunk:
-                    break
-                lines = (tail + chunk).split(b"\n")
-                tail = lines.pop()
-                if lines:
-                    yield Block(path, number, lines, _rows_of(lines))
-                    number += len(lines)
-    except (zstandard.ZstdError, OSError, EOFError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise DataError("file not found", path) from error
-        raise DataError(
-            f"cannot decompress ({error})", path, hint="the file is truncated or not what its name says"
-        ) from error
+    with reading_errors(path), open_binary_reader(path) as stream:
+        while True:
+            chunk = stream.read(block_bytes)
+            if not chunk:
+                break
+            lines = (tail + chunk).split(b"\n")
+            tail = lines.pop()
+            if lines:
+                yield Block(path, number, lines, _rows_of(lines))
+                number += len(lines)
     if tail:
         yield Block(path, number, [tail], _rows_of([tail]))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,19 +44,25 @@ def open_binary_reader(path: str | Path) -> IO[bytes]:
     return io.BufferedReader(raw, READ_BUFFER)  # type: ignore[arg-type]
 
 
-def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line) for every non-blank line of a shard."""
+@contextmanager
+def reading_errors(path: str | Path) -> Iterator[None]:
+    """Turn what a missing, truncated or mislabelled shard raises into a :class:`DataError`."""
     try:
-        with open_binary_reader(path) as stream:
-            for number, line in enumerate(stream, start=1):
-                if not line.isspace():
-                    yield number, line
+        yield
     except (zstandard.ZstdError, OSError, EOFError) as error:
         if isinstance(error, FileNotFoundError):
             raise DataError("file not found", path) from error
         raise DataError(
             f"cannot decompress ({error})", path, hint="the file is truncated or not what its name says"
         ) from error
+
+
+def iter_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line) for every non-blank line of a shard."""
+    with reading_errors(path), open_binary_reader(path) as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.isspace():
+                yield number, line
 
 
 def iter_rows(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -125,7 +132,27 @@ class _Sink:
         self._raw.close()
 
 
-class ShardWriter:
+class _Publishes:
+    """Context manager protocol of the writers: leaving the block normally publishes (``close``),
+    leaving it by an exception drops what was written (``abort``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class ShardWriter(_Publishes):
     """Writes rows to one shard under a temporary name and renames it into place on :meth:`close`.
 
     Used as a context manager: leaving the block normally publishes the shard, leaving it by an
@@ -194,17 +221,8 @@ class ShardWriter:
             self._tmp.unlink(missing_ok=True)
             self._closed = True
 
-    def __enter__(self) -> ShardWriter:
-        return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-
-class RotatingShardWriter:
+class RotatingShardWriter(_Publishes):
     """Writes rows to ``<folder>/<prefix>_00000.jsonl.zst``, ``..._00001`` and so on,
     starting a new shard every ``rows_per_shard`` rows. Each shard is published atomically."""
 
@@ -235,12 +253,20 @@ class RotatingShardWriter:
         self.paths.append(path)
         return ShardWriter(path, self.compression, self.level)
 
-    def write(self, row: Any) -> None:
+    def _writer(self) -> ShardWriter:
         if self._current is None or self._current.rows >= self.rows_per_shard:
             if self._current is not None:
                 self._current.close()
             self._current = self._open_next()
-        self._current.write(row)
+        return self._current
+
+    def write(self, row: Any) -> None:
+        self._writer().write(row)
+        self.rows += 1
+
+    def write_line(self, line: bytes) -> None:
+        """Write an already-serialised JSON line (ending in a newline)."""
+        self._writer().write_line(line)
         self.rows += 1
 
     def close(self) -> None:
@@ -252,15 +278,6 @@ class RotatingShardWriter:
         if self._current is not None:
             self._current.abort()
             self._current = None
-
-    def __enter__(self) -> RotatingShardWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 def write_rows(

@@ -20,7 +20,6 @@ from typing import Any
 from bonepick.errors import BonepickError, MissingDependencyError, UsageError
 from bonepick.pipeline import progress as progress_mod
 from bonepick.pipeline.executor import Executor, execute_task
-from bonepick.pipeline.progress import ProgressSink
 from bonepick.pipeline.step import ShardTask, Step, TaskResult
 
 #: seconds between progress updates while waiting for tasks
@@ -40,15 +39,14 @@ class RayExecutor(Executor):
         self,
         num_proc: int | None = None,
         *,
-        overwrite: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
-        progress: ProgressSink | None = None,
         ray_address: str | None = None,
         num_cpus_per_task: float = 1.0,
         num_gpus_per_task: float = 0.0,
+        **common: Any,
     ) -> None:
-        super().__init__(num_proc, overwrite=overwrite, rank=rank, world_size=world_size, progress=progress)
+        """``common``: the options of every executor (``overwrite``, ``rank``, ``world_size``,
+        ``progress``)."""
+        super().__init__(num_proc, **common)
         if num_cpus_per_task < 0 or num_gpus_per_task < 0:
             raise UsageError("CPUs and GPUs per task cannot be negative")
         if num_cpus_per_task == 0 and num_gpus_per_task == 0:
