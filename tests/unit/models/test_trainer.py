@@ -132,6 +132,31 @@ def test_class_weights() -> None:
         engine.class_weight_vector(counts, "inverse")
 
 
+def test_epochs_are_compared_by_validation_loss_not_by_ties_in_macro_f1() -> None:
+    """Two epochs with the same predictions (same macro-F1) differ in confidence: the validation
+    loss, which the trainer keeps the best epoch by, must tell them apart, and it is the training
+    loss with the same class weights."""
+    train_y = np.array([0] * 30 + [1] * 10)
+    valid_y = np.array([0, 0, 0, 1, 1])
+    objective = engine.ClassificationObjective(train_y, valid_y, 2, class_weight="balanced")
+    assert (objective.monitor, objective.mode) == ("loss", "min")
+    unsure = np.array([[0.2, 0.0], [0.3, 0.1], [0.1, 0.0], [0.0, 0.2], [0.4, 0.1]], dtype=np.float32)
+    sure = unsure * 10
+    first, second = objective.validate(unsure), objective.validate(sure)
+    assert first["macro_f1"] == second["macro_f1"] < 1.0  # one spam predicted as ham in both
+    assert second["loss"] != first["loss"]
+    weights = torch.tensor([40 / 60, 40 / 20])
+    expected = torch.nn.functional.cross_entropy(
+        torch.from_numpy(sure), torch.from_numpy(valid_y), weight=weights
+    )
+    assert second["loss"] == pytest.approx(float(expected), rel=1e-5)
+
+    multi = engine.MultiLabelObjective(
+        np.eye(2, dtype=np.float32)[train_y], np.eye(2, dtype=np.float32)[valid_y]
+    )
+    assert (multi.monitor, multi.mode) == ("loss", "min")
+
+
 def test_holdout_is_seeded_and_stratified() -> None:
     labels = ["a"] * 80 + ["b"] * 20
     train_a, valid_a = holdout_split(labels, 0.1, seed=1)
