@@ -63,9 +63,9 @@ class ScanStep(Step):
         try:
             for block in iter_blocks(task.input):
                 parsed = block.parse()
-                block_sizes = block.sizes()
+                block_sizes = np.fromiter(map(len, block.rows), dtype=np.int64, count=len(block.rows)) + 1
                 sizes.extend(block_sizes)
-                nbytes = sum(block_sizes)
+                nbytes = int(block_sizes.sum())
                 stats.read(len(parsed), nbytes)
                 result.rows += len(parsed)
                 result.bytes += nbytes

@@ -161,7 +161,7 @@ class Spill:
         if len(self._buffer) >= KEY_CHUNK:
             self._flush()
 
-    def extend(self, values: list[int]) -> None:
+    def extend(self, values: list[int] | np.ndarray) -> None:
         self._flush()
         np.asarray(values, dtype="<u4").tofile(self._file)
 

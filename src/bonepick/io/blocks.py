@@ -48,7 +48,7 @@ class Block:
             parsed = list(map(orjson.loads, self.rows))
         except orjson.JSONDecodeError:
             parsed = None
-        if parsed is None or not all(type(row) is dict for row in parsed):
+        if parsed is None or (parsed and set(map(type, parsed)) != {dict}):
             for index, raw in enumerate(self.rows):
                 parse_line(raw, self.path, self.line_number(index))
             raise AssertionError("unreachable: some row failed to parse")  # pragma: no cover
@@ -64,7 +64,7 @@ class Block:
 
     def sizes(self) -> list[int]:
         """Bytes of each row as a JSON line, newline included."""
-        return [len(raw) + 1 for raw in self.rows]
+        return [n + 1 for n in map(len, self.rows)]
 
     def total_bytes(self) -> int:
         """Bytes of all rows as JSON lines, newlines included."""
@@ -72,7 +72,11 @@ class Block:
 
 
 def _rows_of(lines: list[bytes]) -> list[bytes]:
-    return [line for line in lines if line and not line.isspace()]
+    """The non-blank lines, with C-level passes only in the usual case of no whitespace-only line."""
+    rows = list(filter(None, lines))
+    if any(map(bytes.isspace, rows)):
+        rows = [line for line in rows if not line.isspace()]
+    return rows
 
 
 def iter_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
