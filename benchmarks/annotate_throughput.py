@@ -41,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bonepick.annotate import eventloop  # noqa: E402
 from bonepick.annotate.client import ClientSettings, RequestParams  # noqa: E402
 from bonepick.annotate.prompts import PromptLibrary  # noqa: E402
 from bonepick.annotate.runner import AnnotateConfig, RequestBuilder, annotate_dataset  # noqa: E402
@@ -170,7 +171,7 @@ def run_raw(server, body: bytes, concurrency: int, rows: int, args) -> dict:
 
             await asyncio.gather(*(worker() for _ in range(concurrency)))
 
-    return _timed("raw", server, concurrency, rows, args, lambda: asyncio.run(main()))
+    return _timed("raw", server, concurrency, rows, args, lambda: eventloop.run(main()))
 
 
 def run_sdk(server, body: bytes, concurrency: int, rows: int, args) -> dict:
@@ -196,7 +197,7 @@ def run_sdk(server, body: bytes, concurrency: int, rows: int, args) -> dict:
         finally:
             await client.close()
 
-    return _timed("sdk", server, concurrency, rows, args, lambda: asyncio.run(main()))
+    return _timed("sdk", server, concurrency, rows, args, lambda: eventloop.run(main()))
 
 
 def _timed(mode, server, concurrency, rows, args, work) -> dict:
@@ -254,6 +255,12 @@ def main() -> None:
     parser.add_argument("--http-backend", default="auto", choices=["auto", "aiohttp", "httpx"])
     parser.add_argument("--num-proc", type=int, default=1)
     parser.add_argument(
+        "--event-loop", default="auto", choices=["auto", "uvloop", "asyncio"], help="the client's loop"
+    )
+    parser.add_argument(
+        "--server-loop", default="auto", choices=["auto", "uvloop", "asyncio"], help="the server's loop"
+    )
+    parser.add_argument(
         "--baselines", default="", help="comma list of wrk, raw, sdk to run before the stack at each level"
     )
     parser.add_argument("--no-stack", action="store_true", help="run only the baselines")
@@ -261,6 +268,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark")
+    os.environ[eventloop.ENV] = args.event_loop
     levels = [int(c) for c in args.concurrency.split(",")]
     rows_for = {c: max(args.min_rows, int(c / args.latency * args.seconds)) for c in levels}
     modes = [m for m in args.baselines.split(",") if m] + ([] if args.no_stack else ["stack"])
@@ -271,13 +279,14 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bonepick-annotate-bench-"))
     results = []
     try:
-        with SubprocessServer(latency=args.latency) as server:
+        with SubprocessServer(latency=args.latency, event_loop=args.server_loop) as server:
             body = _body(server, texts, args)
             body_path = workdir / "body.json"
             body_path.write_bytes(body)
             run_stack(server, texts, 4, 40, args, workdir / "warmup")  # imports, connections, caches
             print(
                 f"annotate throughput: latency {args.latency * 1000:.0f} ms, http backend {args.http_backend}, "
+                f"client loop {eventloop.loop_name()}, server loop {args.server_loop}, "
                 f"{args.num_proc} process(es), {os.cpu_count()} CPUs, Python {platform.python_version()}, "
                 f"load average {os.getloadavg()[0]:.1f}, body {len(body)} bytes"
             )

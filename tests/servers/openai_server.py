@@ -81,6 +81,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 OUTCOMES = ("ok", "429", "500", "timeout", "malformed", "invalid", "bad_body")
 SCORE_DIRECTIVE = re.compile(r"\[\[score=(-?\d+(?:\.\d+)?)\]\]")
 SCORES_DIRECTIVE = re.compile(r"\[\[scores=(-?\d+(?:\.\d+)?(?:,-?\d+(?:\.\d+)?)*)\]\]")
@@ -121,9 +123,10 @@ def _clamp(value: float, low: float, high: float) -> float:
     return max(low, min(high, value))
 
 
-def rule_quality(text: str) -> float:
+def rule_quality(text: str, words: list[str] | None = None) -> float:
     """A deterministic quality in [0, 1] from average word length and sentence length."""
-    words = _WORD.findall(text)
+    if words is None:
+        words = _WORD.findall(text)
     if not words:
         return 0.0
     avg_word = sum(map(len, words)) / len(words)
@@ -156,11 +159,14 @@ class RuleResponder:
         text = _last_user_text(body)
         schema = _requested_schema(body) or _schema_in_text(text)
         explicit = self.score_for(text)
-        quality = rule_quality(text)
+        words = _WORD.findall(
+            text
+        )  # once per reply: the regex over the whole prompt is the server's main cost
+        quality = rule_quality(text, words)
         if schema is None:
             value = explicit if explicit is not None else round(quality * 5)
             return json.dumps({"score": 99 if invalid else _number(value)})
-        built = _build(schema, quality, explicit, text)
+        built = _build(schema, quality, explicit, text, len(words))
         if invalid:
             built = _break(schema, built)
         return json.dumps(built)
@@ -200,7 +206,7 @@ def keyword_class(text: str) -> str | None:
     return best or fallback or classes[0][0]
 
 
-def _build(schema: dict[str, Any], quality: float, explicit: float | None, text: str) -> Any:
+def _build(schema: dict[str, Any], quality: float, explicit: float | None, text: str, words: int) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), "null")
@@ -215,7 +221,7 @@ def _build(schema: dict[str, Any], quality: float, explicit: float | None, text:
         return options[min(len(options) - 1, int(quality * len(options)))]
     if kind == "object":
         props = schema.get("properties", {})
-        return {name: _build(sub, quality, explicit, text) for name, sub in props.items()}
+        return {name: _build(sub, quality, explicit, text, words) for name, sub in props.items()}
     if kind in ("integer", "number"):
         low = schema.get("minimum", 0)
         high = schema.get("maximum", 5)
@@ -227,7 +233,7 @@ def _build(schema: dict[str, Any], quality: float, explicit: float | None, text:
     if kind == "array":
         return []
     if kind == "string":
-        return f"rule-based rating of {len(_WORD.findall(text))} words"
+        return f"rule-based rating of {words} words"
     return None
 
 
@@ -426,8 +432,8 @@ class _App:
         state = self.state
         arrived = time.monotonic()
         try:
-            body = json.loads(request.body)
-        except ValueError:
+            body = orjson.loads(request.body)
+        except orjson.JSONDecodeError:
             return _error(400, "request body is not JSON")
         text = _last_user_text(body)
         outcome = state.draw_outcome(text)
@@ -836,8 +842,9 @@ class SubprocessServer:
     """The same server as a separate Python process (``python -m tests.servers.openai_server``),
     controlled over HTTP (``/_config``, ``/_stats``, ``/_reset``)."""
 
-    def __init__(self, port: int = 0, **faults: Any) -> None:
+    def __init__(self, port: int = 0, event_loop: str = "auto", **faults: Any) -> None:
         self._args = [sys.executable, "-m", "tests.servers.openai_server", "--port", str(port)]
+        self._args += ["--event-loop", event_loop]
         self._faults = faults
         self.port = 0
         self._process: subprocess.Popen | None = None
@@ -905,13 +912,21 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Local OpenAI-compatible test server.")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument(
+        "--event-loop",
+        choices=["auto", "uvloop", "asyncio"],
+        default="auto",
+        help="auto: uvloop if installed",
+    )
     args = parser.parse_args(argv)
-    try:
-        import uvloop  # type: ignore[import-not-found]
+    if args.event_loop != "asyncio":
+        try:
+            import uvloop  # type: ignore[import-not-found]
 
-        uvloop.install()
-    except ImportError:
-        pass
+            uvloop.install()
+        except ImportError:
+            if args.event_loop == "uvloop":
+                raise
     state = _State(Faults(latency=args.latency), ["test-model"])
     app = _App(state)
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from bonepick.annotate import eventloop
 from bonepick.annotate.cache import AnswerCache
 from bonepick.annotate.client import (
     ChatClient,
@@ -290,7 +291,7 @@ def submit_batch(
     }
     _write_manifest(batch_dir, manifest)
     if not dry_run and result.parts:
-        asyncio.run(_upload(batch_dir, manifest, config.client, completion_window))
+        eventloop.run(_upload(batch_dir, manifest, config.client, completion_window))
         result.parts = [BatchPart(**p) for p in manifest["parts"]]
     return result
 
@@ -384,7 +385,7 @@ def retrieve_batch(
     manifest, config = batch_config(batch_dir, base_url, api_key_env, cache_location)
     if not manifest.get("submitted"):
         raise UsageError(f"the batch in {batch_dir} was prepared with --dry-run and never submitted")
-    result = asyncio.run(_collect(batch_dir, manifest, config, wait, poll_interval, timeout))
+    result = eventloop.run(_collect(batch_dir, manifest, config, wait, poll_interval, timeout))
     if not result.ready:
         return result
     offline = dataclasses.replace(config, offline=True, offline_errors=batch_dir / ERRORS)

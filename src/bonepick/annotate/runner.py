@@ -25,6 +25,7 @@ from typing import Any
 
 import orjson
 
+from bonepick.annotate import eventloop
 from bonepick.annotate.aggregate import AGGREGATIONS, combine_chunks, combine_samples
 from bonepick.annotate.cache import AnswerCache, cache_key
 from bonepick.annotate.chunking import CHUNKING_MODES, DEFAULT_MAX_TEXT_LENGTH, fit
@@ -364,7 +365,7 @@ class AnnotateStep(Step):
             stats.extra[name] = 0
         self._shard_counts: dict[str, float] = {}
         try:
-            asyncio.run(self._run_shard(task, stats, limit))
+            eventloop.run(self._run_shard(task, stats, limit))
         finally:
             self._cache.flush()
             self._write_live()
