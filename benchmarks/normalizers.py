@@ -1,15 +1,19 @@
 """Throughput of every normalizer on a sample of the shared corpora, one core.
 
     flock /tmp/bonepick-bench.lock uv run python benchmarks/normalizers.py \
-        [--mb 4] [--original-python /tmp/origvenv/bin/python --original-path /tmp/origshim]
+        [--mb 8] [--repeat 3] [-n NAME ...] \
+        [--original-python /tmp/origvenv/bin/python --original-path /tmp/origshim]
 
 Speeds are MB/s of input text (UTF-8 bytes) and docs/s, from the CPU time of the measuring
 process with the tokenizers library limited to one thread. Each normalizer runs in a fresh
 process, so the first pass starts with empty chunk caches (the honest number for a small job);
 "2nd pass" runs the same texts again (closer to the steady state of a long job).
+Every measurement is repeated ``--repeat`` times (fresh processes, ours and the original
+alternating, so both see the same machine load); the table shows the median and the range.
 With ``--original-python``/``--original-path``, the same sample is also run through bonepick
 0.5.0's normalizers in that interpreter (a scratch venv where ``import bonepick.data.normalizers``
-finds the original module) and both are printed side by side.
+finds the original module) and both are printed side by side. The target column is issue #3's:
+3x the original's speed as measured on the reference machine (``REFERENCE``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 os.environ["RAYON_NUM_THREADS"] = "1"  # one core: tokenizers' batch calls must not fan out
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
@@ -38,6 +43,18 @@ NAMES = [
     "potion",
     "potion_code",
 ]
+# the original's in-process speed on the shared corpora (MB/s, one core), as issue #3 gives it
+REFERENCE = {
+    "whitespace": 53.0,
+    "plsfix": 4.3,
+    "tokenizer": 2.0,
+    "ultrafine": 1.5,
+    "ultrafine_commits": 1.2,
+    "hyperfine": 1.6,
+    "hyperfine_code": 1.6,
+    "potion": 3.1,
+    "potion_code": 3.4,
+}
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 BATCH = 256
 
@@ -102,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mb", type=float, default=8.0, help="sample size in MB of text")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per normalizer (median, range)")
     parser.add_argument("--corpora", type=Path, default=CORPORA)
     parser.add_argument("-n", "--normalizer", action="append", help="only these (repeatable)")
     parser.add_argument("--original-python", help="interpreter of a scratch venv with bonepick 0.5.0's deps")
@@ -130,26 +148,40 @@ def main() -> None:
     print(
         f"sample: {len(texts):,} docs, {size:.2f} MB of text from {args.corpora} (seed {args.seed}); "
         f"one core (CPU time, RAYON_NUM_THREADS=1), batches of {BATCH}; each normalizer in a fresh "
-        "process (empty caches), bonepick 0.5.0 run right after it on the same texts",
+        f"process (empty caches), {args.repeat} runs"
+        + (", bonepick 0.5.0 run right after each on the same texts" if args.original_python else "")
+        + "; median (min-max)",
         flush=True,
     )
-    header = "| normalizer | bonepick MB/s | docs/s | 2nd pass MB/s | setup s |"
-    rule = "|---|---:|---:|---:|---:|"
+    header = "| normalizer | bonepick MB/s | docs/s | 2nd pass MB/s | setup s | target MB/s |"
+    rule = "|---|---:|---:|---:|---:|---:|"
     if args.original_python:
-        header += " bonepick 0.5.0 MB/s | docs/s | speed-up (1st pass) |"
-        rule += "---:|---:|---:|"
+        header += " bonepick 0.5.0 MB/s | speed-up (1st pass) |"
+        rule += "---:|---:|"
     print(header)
     print(rule, flush=True)
     for name in names:  # ours and the original back to back, so both see the same machine load
-        ours = child(sys.executable, "ours", name)
+        ours, orig = [], []
+        for _ in range(args.repeat):
+            ours.append(child(sys.executable, "ours", name))
+            if args.original_python:
+                orig.append(child(args.original_python, "original", name))
+        target = 3 * REFERENCE[name] if name != "whitespace" else REFERENCE[name]
         line = (
-            f"| {name} | {ours['mb_s']:.1f} | {ours['docs_s']:,.0f} | {ours['warm_mb_s']:.1f} "
-            f"| {ours['setup_s']:.2f} |"
+            f"| {name} | {_spread([r['mb_s'] for r in ours])} | {median(r['docs_s'] for r in ours):,.0f} "
+            f"| {_spread([r['warm_mb_s'] for r in ours])} | {median(r['setup_s'] for r in ours):.2f} "
+            f"| {target:.1f} |"
         )
         if args.original_python:
-            orig = child(args.original_python, "original", name)
-            line += f" {orig['mb_s']:.1f} | {orig['docs_s']:,.0f} | {ours['mb_s'] / orig['mb_s']:.1f}x |"
+            ratios = [a["mb_s"] / b["mb_s"] for a, b in zip(ours, orig, strict=True)]
+            line += f" {_spread([r['mb_s'] for r in orig])} | {_spread(ratios, 'x')} |"
         print(line, flush=True)
+
+
+def _spread(values: list[float], unit: str = "") -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}{unit}"
+    return f"{median(values):.1f}{unit} ({min(values):.1f}-{max(values):.1f})"
 
 
 if __name__ == "__main__":

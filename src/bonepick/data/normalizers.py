@@ -19,6 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from bonepick.errors import UsageError
@@ -38,6 +39,14 @@ class Normalizer:
 
     def normalize_batch(self, texts: Sequence[str]) -> list[str]:
         return [self.normalize(t) for t in texts]
+
+    def prepare_batch(self, texts: Sequence[str], max_length: int | None = None) -> list[str]:
+        """:meth:`normalize_batch`, each result cut to ``max_length`` characters (all if None/0):
+        what a model is trained and run on (see :class:`bonepick.data.preprocess.TextPreparer`)."""
+        out = self.normalize_batch(texts)
+        if max_length:
+            out = [t[:max_length] for t in out]
+        return out
 
 
 class BatchNormalizer(Normalizer):
@@ -155,17 +164,20 @@ def spaces_to_tabs(text: str) -> str:
 
 
 _SEPARATORS = re.compile(r"([\t\r\n]+)")
-_escaped_separators: dict[str, str] = {}
 
 
-def _escape_separator(separator: str) -> str:
-    """``"\\n\\t"`` -> ``"\\ n \\ t"``: the escaped form, one character per space-separated item."""
-    out = _escaped_separators.get(separator)
-    if out is None:
+class _EscapedSeparators(dict):
+    """``"\\n\\t"`` -> ``"\\ n \\ t"``: a separator's escaped form, one character per
+    space-separated item; memoized (lookups of known separators stay C-level)."""
+
+    def __missing__(self, separator: str) -> str:
         out = " ".join(separator.encode("unicode_escape").decode("ascii"))
-        if len(_escaped_separators) < 4096:
-            _escaped_separators[separator] = out
-    return out
+        if len(self) < 4096:
+            self[separator] = out
+        return out
+
+
+_escaped_separators = _EscapedSeparators()
 
 
 # Chunked tokenization. The shipped tokenizers (dolma2, Ultra-FineWeb) are byte-level BPE with no
@@ -178,7 +190,7 @@ def _escape_separator(separator: str) -> str:
 # its tokenizer (see _PROFILES); parts that are a single pre-token go straight to the BPE model,
 # skipping the tokenizer's pre-tokenizer regex, which is what makes plain encoding slow.
 # tests/unit/data/test_normalizers.py checks the result against plain encoding.
-_CHUNK = re.compile(r"[\s\S][^ \n]*(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*)*\n?")
+_CHUNK = re.compile(r"[\s\S][^ \n]*+(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*+)*+\n?")
 
 
 @dataclass(frozen=True)
@@ -206,28 +218,15 @@ _PROFILES = {
 }
 
 
-class _Cache(dict):
-    """A dict that computes a missing key with ``compute`` and forgets everything once it holds
-    ``limit`` entries (bounded memory; lookups of present keys stay C-level)."""
-
-    def __init__(self, compute: Callable[[str], str], limit: int) -> None:
-        super().__init__()
-        self.compute = compute
-        self.limit = limit
-
-    def __missing__(self, key: str) -> str:
-        if len(self) >= self.limit:
-            self.clear()
-        value = self[key] = self.compute(key)
-        return value
-
-
 class TokenRenderer:
     """Texts -> their tokens rendered through ``table`` (id -> string) and joined by spaces,
     exactly ``" ".join(table[i] for i in tokenizer.encode(text).ids)``.
 
     With the ``profile`` of a shipped tokenizer it tokenizes through the chunk cache described
     above (several times faster on real text); without one, every text is encoded as a whole.
+    A batch is handled in three C-level sweeps: cut every text into chunks, find the chunks
+    not yet cached (a set difference), render those in bulk; then each text is one ``join`` of
+    cached strings.
     """
 
     def __init__(
@@ -243,6 +242,7 @@ class TokenRenderer:
         self.add_special_tokens = add_special_tokens
         self.model = tokenizer.model
         self.profile = _PROFILES[profile] if profile is not None else None
+        self.cache_size = cache_size
         probe = "Hello world"
         # chunks are encoded without special tokens: only exact if the post-processor adds none
         self.chunked = self.profile is not None and (
@@ -253,8 +253,17 @@ class TokenRenderer:
         specials = sorted({t.content for t in tokenizer.get_added_tokens_decoder().values()}, key=len)
         self._specials = re.compile("|".join(re.escape(s) for s in reversed(specials))) if specials else None
         self._special_starts = "".join(sorted({s[0] for s in specials if s}))  # a cheap first check
-        self._parts = _Cache(self._render_part, cache_size)
-        self._chunks = _Cache(self._render_chunk, cache_size)
+        # A single pre-token that is a whole vocabulary entry is that one token: BPE merges every
+        # such entry of the shipped tokenizers back into itself (checked over the whole vocabulary
+        # by tests/unit/data/test_normalizers.py), so these skip the BPE model.
+        self._whole: dict[str, str] = {}
+        if self.profile is not None:
+            vocab = tokenizer.get_vocab(with_added_tokens=False)
+            self._whole = {token: table[index] for token, index in vocab.items()}
+        self._chunks: dict[str, str] = {}
+        self._cold = True  # see _render_chunked
+        self._parts: dict[str, str] = {}
+        self._lock = threading.Lock()
 
     def render(self, ids: list[int]) -> str:
         return " ".join(map(self.table.__getitem__, ids))
@@ -264,39 +273,128 @@ class TokenRenderer:
             return False
         return self._specials.search(text) is not None
 
-    def _render_single(self, piece: str) -> str:
-        """A single pre-token of printable ASCII: straight to the BPE model."""
-        return self.render([t.id for t in self.model.tokenize(piece.replace(" ", "\u0120"))])
+    def _render_singles(self, pieces: list[str]) -> list[str]:
+        """Single pre-tokens of printable ASCII: a whole vocabulary entry, else straight to the BPE
+        model (skipping the tokenizer's pre-tokenizer regex, which is what makes plain encoding
+        slow)."""
+        whole = self._whole
+        tokenize = self.model.tokenize
+        table = self.table
+        out = []
+        for piece in pieces:
+            key = piece.replace(" ", "\u0120")
+            rendered = whole.get(key)
+            if rendered is None:
+                rendered = " ".join([table[token.id] for token in tokenize(key)])
+            out.append(rendered)
+        return out
 
-    def _render_part(self, part: str) -> str:
-        assert self.profile is not None
-        if self.profile.single.fullmatch(part):
-            return self._render_single(part)
-        return self.render(self.tokenizer.encode(part, add_special_tokens=False).ids)
+    def _render_encoded(self, pieces: list[str]) -> list[str]:
+        """Anything else: the whole tokenizer (pre-tokenizer included), one batch call."""
+        encodings = self.tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
+        return [self.render(encoding.ids) for encoding in encodings]
 
-    def _render_chunk(self, chunk: str) -> str:
+    def _render_pieces(self, pieces: list[str]) -> list[str]:
         assert self.profile is not None
-        if self.profile.single.fullmatch(chunk):  # most chunks are one word: " word"
-            return self._render_single(chunk)
-        return " ".join(map(self._parts.__getitem__, self.profile.parts.split(chunk)))
+        single = self.profile.single.fullmatch
+        singles, others = [], []
+        for piece in pieces:
+            (singles if single(piece) else others).append(piece)
+        rendered = dict(zip(singles, self._render_singles(singles), strict=True))
+        if others:
+            rendered.update(zip(others, self._render_encoded(others), strict=True))
+        return [rendered[p] for p in pieces]
+
+    def _fill_chunks(self, chunk_lists: list[list[str]]) -> int:
+        """Render every chunk of ``chunk_lists`` that is not cached yet; the number rendered."""
+        assert self.profile is not None
+        cache = self._chunks
+        wanted = set(chain.from_iterable(chunk_lists))
+        missing = wanted.difference(cache)  # C-level: the hashes computed here are kept
+        if not missing:
+            return 0
+        if len(cache) + len(missing) > self.cache_size:  # bounded memory: start afresh
+            cache.clear()
+            missing = wanted
+        single = self.profile.single.fullmatch
+        singles, others = [], []
+        for chunk in missing:  # most chunks are one word: " word"
+            (singles if single(chunk) else others).append(chunk)
+        cache.update(zip(singles, self._render_singles(singles), strict=True))
+        if others:
+            split = self.profile.parts.split
+            part_lists = [split(chunk) for chunk in others]
+            parts = self._parts
+            wanted = set(chain.from_iterable(part_lists))
+            new = wanted.difference(parts)
+            if len(parts) + len(new) > self.cache_size:
+                parts.clear()
+                new = wanted
+            if new:
+                new_parts = list(new)
+                parts.update(zip(new_parts, self._render_pieces(new_parts), strict=True))
+            lookup = parts.__getitem__
+            cache.update(zip(others, [" ".join(map(lookup, p)) for p in part_lists], strict=True))
+        return len(missing)
+
+    def _render_chunked(self, texts: list[str]) -> list[str]:
+        """Each text rendered from the chunk cache, the missing chunks rendered together first.
+
+        Two ways to find the missing chunks, whichever is cheaper for the state of the cache:
+        while many chunks are new (a cold cache: the start of a job), the set of the batch's
+        chunks minus the cache; once most are cached, a C-level ``join`` per text straight away,
+        and the set way only for the few texts where a lookup failed.
+        """
+        findall = _CHUNK.findall
+        if self._cold:
+            chunk_lists = list(map(findall, texts))
+            new = self._fill_chunks(chunk_lists)
+            self._cold = new * 20 > sum(map(len, chunk_lists))  # over 5% of the chunks were new
+            lookup = self._chunks.__getitem__
+            return [" ".join(map(lookup, chunks)) for chunks in chunk_lists]
+        lookup = self._chunks.__getitem__
+        out = []
+        redo: list[tuple[int, list[str]]] = []
+        for i, text in enumerate(texts):
+            chunks = findall(text)
+            try:
+                out.append(" ".join(map(lookup, chunks)))
+            except KeyError:
+                out.append("")
+                redo.append((i, chunks))
+        if redo:
+            self._fill_chunks([chunks for _, chunks in redo])
+            lookup = self._chunks.__getitem__
+            for i, chunks in redo:
+                out[i] = " ".join(map(lookup, chunks))
+            self._cold = len(redo) * 4 > len(texts)  # a quarter of the texts had a new chunk
+        return out
 
     def __call__(self, texts: Sequence[str]) -> list[str]:
-        out: list[str | None] = []
-        direct: list[int] = []
-        lookup = self._chunks.__getitem__
-        for i, text in enumerate(texts):
-            if not self.chunked or self._has_special(text):
-                out.append(None)  # special-token text is split by the tokenizer itself
-                direct.append(i)
-            else:
-                out.append(" ".join(map(lookup, _CHUNK.findall(text))))
-        if direct:
-            encodings = self.tokenizer.encode_batch_fast(
-                [texts[i] for i in direct], add_special_tokens=self.add_special_tokens
-            )
-            for i, encoding in zip(direct, encodings, strict=True):
-                out[i] = self.render(encoding.ids)
-        return out  # type: ignore[return-value]
+        if not self.chunked:
+            return self._render_direct(texts, self.add_special_tokens)
+        if self._special_starts:
+            direct = [i for i, text in enumerate(texts) if self._has_special(text)]
+            if direct:  # special-token text is split by the tokenizer itself
+                out = list(texts)
+                for i, rendered in zip(
+                    direct,
+                    self._render_direct([texts[i] for i in direct], self.add_special_tokens),
+                    strict=True,
+                ):
+                    out[i] = rendered
+                cut = [i for i, text in enumerate(texts) if not self._has_special(text)]
+                with self._lock:
+                    rendered_cut = self._render_chunked([texts[i] for i in cut])
+                for i, rendered in zip(cut, rendered_cut, strict=True):
+                    out[i] = rendered
+                return out
+        with self._lock:  # the cache must not change under a batch half rendered
+            return self._render_chunked(list(texts))
+
+    def _render_direct(self, texts: Sequence[str], add_special_tokens: bool) -> list[str]:
+        encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=add_special_tokens)
+        return [self.render(encoding.ids) for encoding in encodings]
 
 
 class TokenTables:
@@ -342,6 +440,15 @@ class WhitespaceNormalizer(Normalizer):
 
     def normalize(self, text: str) -> str:
         return collapse_whitespace(text)
+
+    # The hot path of fastText inference: one comprehension per batch, no call per text.
+    def normalize_batch(self, texts: Sequence[str]) -> list[str]:
+        return [" ".join(t.split()) for t in texts]
+
+    def prepare_batch(self, texts: Sequence[str], max_length: int | None = None) -> list[str]:
+        if max_length:
+            return [" ".join(t.split())[:max_length] for t in texts]
+        return [" ".join(t.split()) for t in texts]
 
 
 class PlsfixNormalizer(Normalizer):
@@ -470,26 +577,24 @@ class HyperFineNormalizer(BatchNormalizer):
         return text
 
     def normalize_batch(self, texts: Sequence[str]) -> list[str]:
+        split = _SEPARATORS.split
+        part_lists = [split(self.prepare(text)) for text in texts]  # segment, separator, ...
         segments: list[str] = []
-        separators: list[list[str]] = []
-        for text in texts:
-            parts = _SEPARATORS.split(self.prepare(text))
-            body = parts[0::2]
-            if self.collapse_spaces:
-                body = [" ".join(p.split()) for p in body]
-            segments.extend(body)
-            separators.append(parts[1::2])
-        rendered = iter(self.render(segments))
+        for parts in part_lists:
+            segments += parts[0::2]
+        if self.collapse_spaces:
+            segments = [" ".join(p.split()) for p in segments]
+        rendered = self.render(segments)
+        escape = _escaped_separators.__getitem__
         out = []
-        for seps in separators:
+        start = 0
+        for parts in part_lists:
             # tokens of each segment, then its escaped separator: " ".join of both, in order
-            pieces: list[str] = []
-            for sep in seps:
-                pieces.append(next(rendered))
-                pieces.append(_escape_separator(sep))
-            pieces.append(next(rendered))
-            pieces.append("")
-            out.append(" ".join(pieces).strip())
+            end = start + (len(parts) + 1) // 2
+            parts[0::2] = rendered[start:end]
+            parts[1::2] = map(escape, parts[1::2])
+            start = end
+            out.append(" ".join(parts).strip())
         return out
 
 

@@ -13,6 +13,8 @@ import pytest
 import zstandard
 
 from bonepick.data.normalizers import (
+    _CHUNK,
+    _PROFILES,
     NORMALIZERS,
     TokenRenderer,
     canonical_name,
@@ -147,10 +149,34 @@ def test_plain_ascii_skips_plsfix_because_plsfix_never_changes_it() -> None:
 
 
 def test_collapse_whitespace_equals_regex_on_every_code_point() -> None:
-    every = "".join(map(chr, range(0x110000)))
-    assert set(re.findall(r"\s", every)) == {c for c in every if c.isspace()}
+    # str.split() and re's \s both use Py_UNICODE_ISSPACE: the same 29 characters
+    every = [chr(c) for c in range(0x110000)]
+    spaces = [c for c in every if c.isspace()]
+    assert re.findall(r"\s", "".join(every)) == spaces and len(spaces) == 29
+    # every code point alone, doubled, and next to every whitespace character, between words
+    text = "".join(f"a{c}b{c}{c}c {c}\t" for c in every) + "".join(
+        f"x{s}{c}y" for s in spaces for c in spaces
+    )
+    expected = re.sub(r"\s+", " ", text).strip()
+    assert collapse_whitespace(text) == expected
+    assert get_normalizer("whitespace").normalize_batch([text, " \u3000 ", ""]) == [expected, "", ""]
     sample = "a\u00a0 b\u2003\u2009c\u200bd\x1c\x1fe\u3000 \n\t f  "
     assert collapse_whitespace(sample) == re.sub(r"\s+", " ", sample).strip()
+
+
+@pytest.mark.parametrize("max_length", [None, 0, 1, 40])
+def test_prepare_batch_is_normalize_then_cut(golden, max_length: int | None) -> None:
+    from bonepick.data.preprocess import TextPreparer
+
+    for name, rows in golden.items():
+        texts = [r["text"] for r in rows[::15]]
+        expected = [t[:max_length] if max_length else t for t in get_normalizer(name).normalize_batch(texts)]
+        preparer = TextPreparer(name, max_length)
+        assert preparer.batch(texts) == expected
+        assert preparer.batch(tuple(texts)) == expected
+        assert preparer(texts[0]) == expected[0]
+    assert TextPreparer(None, 3).batch(("abcdef", "ab")) == ["abc", "ab"]
+    assert TextPreparer(None, None).batch(("abcdef",)) == ["abcdef"]
 
 
 def test_strip_diacritics_equals_per_character_filter() -> None:
@@ -221,14 +247,42 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
         " ".join(lookup[i] for i in e.ids)
         for e in tables.tokenizer.encode_batch(texts, add_special_tokens=False)
     ]
-    for cache_size in (200_000, 64):  # a tiny cache is cleared again and again: still exact
+    for cache_size, batch in ((200_000, len(texts)), (64, 16)):  # a tiny cache: cleared again and again
         render = TokenRenderer(
             tables.tokenizer, lookup, add_special_tokens=False, profile=tokenizer, cache_size=cache_size
         )
-        got = render(texts)
+        got, largest = [], 0
+        for start in range(0, len(texts), batch):
+            got += render(texts[start : start + batch])
+            # bounded: the cache limit, or one batch's distinct chunks when those alone exceed it
+            distinct = len({c for t in texts[start : start + batch] for c in _CHUNK.findall(t)})
+            largest = max(largest, distinct)
+            assert len(render._chunks) <= max(cache_size, distinct)
         mismatches = [t for t, a, b in zip(texts, got, expected, strict=True) if a != b]
         assert not mismatches, mismatches[:3]
-        assert len(render._chunks) <= cache_size
+        # again, the way a warm cache is used (join first, fill only for texts that missed)
+        render._cold = False
+        again = []
+        for start in range(0, len(texts), batch):
+            render._cold = False
+            again += render(texts[start : start + batch])
+        assert again == expected
+        if cache_size < largest:
+            assert len(render._chunks) < len({c for t in texts for c in _CHUNK.findall(t)})
+
+
+@pytest.mark.parametrize("tokenizer", ["dolma2", "ultra_fineweb"])
+def test_whole_vocabulary_entries_are_their_own_tokens(tokenizer: str) -> None:
+    # the renderer looks a single pre-token up in the vocabulary before running BPE on it: exact
+    # only because BPE merges every such entry of the shipped tokenizers back into itself
+    tables = token_tables(tokenizer)
+    single = _PROFILES[tokenizer].single
+    vocab = tables.tokenizer.get_vocab(with_added_tokens=False)
+    entries = [t for t in vocab if single.fullmatch(t.replace("\u0120", " "))]
+    assert len(entries) > 50_000
+    model = tables.tokenizer.model
+    broken = [t for t in entries if [x.id for x in model.tokenize(t)] != [vocab[t]]]
+    assert not broken, broken[:5]
 
 
 def test_ultrafine_commits_placeholders() -> None:
