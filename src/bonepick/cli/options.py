@@ -52,7 +52,7 @@ LabelExpression = Annotated[
 ]
 Compression = Annotated[str, typer.Option("--compression", help="Output compression: zst, gz or none.")]
 CompressionLevel = Annotated[
-    int | None, typer.Option("--compression-level", help="Compression level [default: zstd 3, gzip 6].")
+    int | None, typer.Option("--compression-level", help="Compression level [default: zstd 1, gzip 6].")
 ]
 
 
