@@ -373,22 +373,19 @@ class TokenRenderer:
     def __call__(self, texts: Sequence[str]) -> list[str]:
         if not self.chunked:
             return self._render_direct(texts, self.add_special_tokens)
-        if self._special_starts:
-            direct = [i for i, text in enumerate(texts) if self._has_special(text)]
-            if direct:  # special-token text is split by the tokenizer itself
-                out = list(texts)
-                for i, rendered in zip(
-                    direct,
-                    self._render_direct([texts[i] for i in direct], self.add_special_tokens),
-                    strict=True,
-                ):
-                    out[i] = rendered
-                cut = [i for i, text in enumerate(texts) if not self._has_special(text)]
-                with self._lock:
-                    rendered_cut = self._render_chunked([texts[i] for i in cut])
-                for i, rendered in zip(cut, rendered_cut, strict=True):
-                    out[i] = rendered
-                return out
+        # special-token text is split by the tokenizer itself; one search over the whole batch
+        # (no special token holds "\0") usually shows there is none
+        if self._specials is not None and self._has_special("\0".join(texts)):
+            special = list(map(self._has_special, texts))
+            direct = [i for i, s in enumerate(special) if s]
+            cut = [i for i, s in enumerate(special) if not s]
+            out = list(texts)
+            rendered = self._render_direct([texts[i] for i in direct], self.add_special_tokens)
+            with self._lock:
+                rendered += self._render_chunked([texts[i] for i in cut])
+            for i, text in zip(direct + cut, rendered, strict=True):
+                out[i] = text
+            return out
         with self._lock:  # the cache must not change under a batch half rendered
             return self._render_chunked(list(texts))
 
