@@ -16,9 +16,10 @@ in SQLite, rate-limited and retried like ``annotate-dataset``: nothing is paid t
 from __future__ import annotations
 
 import csv
+import hashlib
+import heapq
 import io
 import math
-import random
 import shutil
 from collections import Counter
 from collections.abc import Callable
@@ -200,13 +201,31 @@ def agreement(truth: list[str], predicted: list[str], classes: list[str]) -> Met
 # ------------------------------------------------------------------------------------------ pool
 
 
+def pool_size(config: BootstrapConfig) -> int:
+    """How many documents the loop can ever look at: the test set, every iteration's selection,
+    and the wider window uncertainty sampling picks the last selection from."""
+    window = 3 * config.increment if config.balance else 0
+    return config.test_size + config.initial_size + (config.max_iters - 1) * config.increment + window
+
+
+def _pool_key(seed: int, doc_id: str) -> int:
+    digest = hashlib.blake2b(doc_id.encode("utf-8"), digest_size=8, key=str(seed).encode()).digest()
+    return int.from_bytes(digest, "big")
+
+
 def load_pool(config: BootstrapConfig) -> list[dict[str, Any]]:
-    """Every raw document as ``{"id", "text"}`` in a seeded order (same seed, same order)."""
+    """The documents the loop may label, ``{"id", "text"}``, in a seeded order.
+
+    Every document gets a key hashed from (seed, id), so the order does not depend on how the
+    input is sharded or read. One streaming pass keeps only the :func:`pool_size` documents with
+    the smallest keys (a bounded heap), so memory does not grow with the corpus.
+    """
     from bonepick.data.expressions import Expression
 
     text_expr = Expression(config.text_expression)
     id_expr = Expression(config.id_expression)
-    pool = []
+    budget = pool_size(config)
+    heap: list[tuple[int, str, str]] = []  # (-key, id, text): the largest kept key on top
     for dataset in discover_datasets(config.inputs):
         for split in dataset.splits:
             for shard in dataset.shards(split):
@@ -214,20 +233,19 @@ def load_pool(config: BootstrapConfig) -> list[dict[str, Any]]:
                     text = text_expr.first(row, shard, line)
                     if not isinstance(text, str):
                         raise DataError(f"'{config.text_expression}' is not a string", shard, line)
-                    doc_id = id_expr.first(row, shard, line)
-                    if doc_id is None:
-                        doc_id = f"{shard}:{line}"
-                    pool.append({"id": str(doc_id), "text": text})
-    seen: set[str] = set()
-    for doc in pool:
-        if doc["id"] in seen:
+                    doc_id = str(id_expr.first(row, shard, line))
+                    entry = (-_pool_key(config.seed, doc_id), doc_id, text)
+                    if len(heap) < budget:
+                        heapq.heappush(heap, entry)
+                    elif entry > heap[0]:
+                        heapq.heapreplace(heap, entry)
+    ordered = sorted(heap, reverse=True)  # smallest key first
+    for (_, first, _), (_, second, _) in zip(ordered, ordered[1:], strict=False):
+        if first == second:
             raise UsageError(
-                f"document id '{doc['id']}' appears twice", hint="give --id-expression a unique field"
+                f"document id '{first}' appears twice", hint="give --id-expression a unique field"
             )
-        seen.add(doc["id"])
-    pool.sort(key=lambda d: d["id"])
-    random.Random(config.seed).shuffle(pool)
-    return pool
+    return [{"id": doc_id, "text": text} for _, doc_id, text in ordered]
 
 
 # ------------------------------------------------------------------------------------- labelling
