@@ -57,6 +57,7 @@ REFERENCE = {
 }
 CORPORA = Path(__file__).resolve().parent.parent.parent / "shared" / "corpora"
 BATCH = 256
+WARM_UP = "Warm-up text: load the tokenizer.\n\tCafé, 42 <b>tags</b>."
 
 
 def load_sample(corpora: Path, megabytes: float, seed: int) -> list[str]:
@@ -95,7 +96,7 @@ def measure(names: list[str], texts: list[str], original: bool) -> dict[str, dic
     for name in names:
         start = time.process_time()
         normalizer = get_normalizer(name)
-        run(normalizer, texts[:BATCH])  # warm up: load tokenizers, build tables
+        run(normalizer, [WARM_UP])  # load tokenizers, build tables (caches nothing of the sample)
         setup = time.process_time() - start
         cpu, wall = time.process_time(), time.perf_counter()
         for i in range(0, len(texts), BATCH):
@@ -150,7 +151,7 @@ def main() -> None:
         f"one core (CPU time, RAYON_NUM_THREADS=1), batches of {BATCH}; each normalizer in a fresh "
         f"process (empty caches), {args.repeat} runs"
         + (", bonepick 0.5.0 run right after each on the same texts" if args.original_python else "")
-        + "; median (min-max)",
+        + f"; median (min-max); load average at start {_load()}",
         flush=True,
     )
     header = "| normalizer | bonepick MB/s | docs/s | 2nd pass MB/s | setup s | target MB/s |"
@@ -158,6 +159,8 @@ def main() -> None:
     if args.original_python:
         header += " bonepick 0.5.0 MB/s | speed-up (1st pass) |"
         rule += "---:|---:|"
+    header += " load after |"
+    rule += "---:|"
     print(header)
     print(rule, flush=True)
     for name in names:  # ours and the original back to back, so both see the same machine load
@@ -175,7 +178,12 @@ def main() -> None:
         if args.original_python:
             ratios = [a["mb_s"] / b["mb_s"] for a, b in zip(ours, orig, strict=True)]
             line += f" {_spread([r['mb_s'] for r in orig])} | {_spread(ratios, 'x')} |"
-        print(line, flush=True)
+        print(line + f" {_load()} |", flush=True)
+
+
+def _load() -> str:
+    """The machine's 1-minute load average (2 cores shared with other work: read numbers with it)."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def _spread(values: list[float], unit: str = "") -> str:

@@ -19,7 +19,8 @@ import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress
+from operator import not_
 from typing import TYPE_CHECKING
 
 from bonepick.errors import UsageError
@@ -273,20 +274,25 @@ class TokenRenderer:
             return False
         return self._specials.search(text) is not None
 
+    def _split_singles(self, pieces: list[str]) -> tuple[list[str], list[str]]:
+        """(the pieces that are a single pre-token, the others), without a Python loop."""
+        assert self.profile is not None
+        flags = list(map(self.profile.single.fullmatch, pieces))
+        return list(compress(pieces, flags)), list(compress(pieces, map(not_, flags)))
+
     def _render_singles(self, pieces: list[str]) -> list[str]:
         """Single pre-tokens of printable ASCII: a whole vocabulary entry, else straight to the BPE
         model (skipping the tokenizer's pre-tokenizer regex, which is what makes plain encoding
         slow)."""
-        whole = self._whole
+        if not pieces:
+            return []
+        # byte-level forms (" " is "Ġ"), all at once: single pre-tokens never hold a newline
+        keys = "\n".join(pieces).replace(" ", "\u0120").split("\n")
+        out = list(map(self._whole.get, keys))
         tokenize = self.model.tokenize
         table = self.table
-        out = []
-        for piece in pieces:
-            key = piece.replace(" ", "\u0120")
-            rendered = whole.get(key)
-            if rendered is None:
-                rendered = " ".join([table[token.id] for token in tokenize(key)])
-            out.append(rendered)
+        for i in compress(range(len(out)), map(not_, out)):  # not in the vocabulary as a whole
+            out[i] = " ".join([table[token.id] for token in tokenize(keys[i])])
         return out
 
     def _render_encoded(self, pieces: list[str]) -> list[str]:
@@ -296,10 +302,7 @@ class TokenRenderer:
 
     def _render_pieces(self, pieces: list[str]) -> list[str]:
         assert self.profile is not None
-        single = self.profile.single.fullmatch
-        singles, others = [], []
-        for piece in pieces:
-            (singles if single(piece) else others).append(piece)
+        singles, others = self._split_singles(pieces)
         rendered = dict(zip(singles, self._render_singles(singles), strict=True))
         if others:
             rendered.update(zip(others, self._render_encoded(others), strict=True))
@@ -316,10 +319,7 @@ class TokenRenderer:
         if len(cache) + len(missing) > self.cache_size:  # bounded memory: start afresh
             cache.clear()
             missing = wanted
-        single = self.profile.single.fullmatch
-        singles, others = [], []
-        for chunk in missing:  # most chunks are one word: " word"
-            (singles if single(chunk) else others).append(chunk)
+        singles, others = self._split_singles(list(missing))  # most chunks are one word: " word"
         cache.update(zip(singles, self._render_singles(singles), strict=True))
         if others:
             split = self.profile.parts.split
