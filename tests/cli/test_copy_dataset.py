@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import signal
 import subprocess
@@ -13,15 +12,8 @@ from pathlib import Path
 import yaml
 
 from bonepick.io import read_rows, write_rows
+from tests.cli.helpers import digest
 from tests.conftest import SPAM
-
-
-def _digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl*"))
-        if ".bonepick" not in p.parts
-    }
 
 
 def _rows(root: Path) -> list[dict]:
@@ -30,7 +22,7 @@ def _rows(root: Path) -> list[dict]:
 
 def test_copy_keeps_every_row_and_writes_provenance(cli, tmp_path: Path) -> None:
     result = cli("copy-dataset", "-i", SPAM, "-o", tmp_path / "out", "-p", "1")
-    assert sorted(_digest(tmp_path / "out")) == [
+    assert sorted(digest(tmp_path / "out")) == [
         "test/part_00.jsonl.zst",
         "train/part_00.jsonl.zst",
         "train/part_01.jsonl.zst",
@@ -46,7 +38,7 @@ def test_copy_keeps_every_row_and_writes_provenance(cli, tmp_path: Path) -> None
 def test_parallel_equals_serial(cli, tmp_path: Path) -> None:
     cli("copy-dataset", "-i", SPAM, "-o", tmp_path / "serial", "-p", "1")
     cli("copy-dataset", "-i", SPAM, "-o", tmp_path / "parallel", "-p", "2")
-    assert _digest(tmp_path / "serial") == _digest(tmp_path / "parallel")
+    assert digest(tmp_path / "serial") == digest(tmp_path / "parallel")
 
 
 def test_compressions_and_odd_names(cli, tmp_path: Path) -> None:
@@ -57,7 +49,7 @@ def test_compressions_and_odd_names(cli, tmp_path: Path) -> None:
     write_rows(src / "test" / "c.jsonl.zstd", rows[80:])
     write_rows(src / "test" / "empty.jsonl", [])
     cli("copy-dataset", "-i", src, "-o", tmp_path / "gz", "--compression", "gz")
-    assert sorted(_digest(tmp_path / "gz")) == [
+    assert sorted(digest(tmp_path / "gz")) == [
         "test/c.jsonl.gz",
         "test/empty.jsonl.gz",
         "train/nested/b.jsonl.gz",
@@ -71,14 +63,14 @@ def test_compressions_and_odd_names(cli, tmp_path: Path) -> None:
 def test_several_inputs_do_not_collide(cli, tmp_path: Path) -> None:
     shutil.copytree(SPAM, tmp_path / "a" / "spam")
     cli("copy-dataset", "-i", SPAM, "-i", tmp_path / "a" / "spam", "-o", tmp_path / "out")
-    assert len(_digest(tmp_path / "out")) == 6
+    assert len(digest(tmp_path / "out")) == 6
     assert len(_rows(tmp_path / "out")) == 1600
 
 
 def test_resume_skips_complete_shards_and_cleans_temporaries(cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cli("copy-dataset", "-i", SPAM, "-o", out, "-p", "1")
-    before = _digest(out)
+    before = digest(out)
     (out / "train" / "part_01.jsonl.zst").unlink()
     stale = out / "train" / ".part_01.jsonl.zst.999.bonepick-tmp"
     stale.write_bytes(b"half a shard")
@@ -86,7 +78,7 @@ def test_resume_skips_complete_shards_and_cleans_temporaries(cli, tmp_path: Path
     assert "2 already complete" in result.output
     assert "removed 1 temporaries" in result.output
     assert not stale.exists()
-    assert _digest(out) == before
+    assert digest(out) == before
     record = yaml.safe_load((out / "bonepick.yaml").read_text())
     assert record["summary"]["rows_in"] == 800  # resumed shards still count
     result = cli("copy-dataset", "-i", SPAM, "-o", out, "--overwrite")

@@ -3,7 +3,6 @@ one and two processes, rows unchanged."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import yaml
 
 from bonepick.io import read_rows, write_rows
 from bonepick.io.jsonl import iter_lines
+from tests.cli.helpers import digest
 from tests.conftest import BROWN, CORPORA, SPAM
 
 
@@ -25,18 +25,10 @@ def _raw_lines(root: Path) -> list[bytes]:
     ]
 
 
-def _digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl*"))
-        if ".bonepick" not in p.parts
-    }
-
-
 def test_balance_is_exact_and_same_bytes_with_1_and_2_processes(cli, tmp_path: Path) -> None:
     result = cli("balance-dataset", "-i", SPAM, "-o", tmp_path / "p1", "-p", "1", "-s", "7")
     cli("balance-dataset", "-i", SPAM, "-o", tmp_path / "p2", "-p", "2", "-s", "7")
-    assert _digest(tmp_path / "p1") == _digest(tmp_path / "p2")
+    assert digest(tmp_path / "p1") == digest(tmp_path / "p2")
     assert "balanced away: 240" in result.output
     train = _rows(tmp_path / "p1", "train")
     assert Counter(r["label"] for r in train) == {"ham": 180, "spam": 180}
@@ -95,7 +87,7 @@ def test_balance_reports_bad_labels_with_file_and_line(cli, tmp_path: Path) -> N
 def test_sample_rows_exact_uniform_and_reproducible(cli, tmp_path: Path) -> None:
     cli("sample-dataset", "-i", SPAM, "-o", tmp_path / "a", "--target-rows", "123", "-p", "1")
     cli("sample-dataset", "-i", SPAM, "-o", tmp_path / "b", "--target-rows", "123", "-p", "2")
-    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert digest(tmp_path / "a") == digest(tmp_path / "b")
     sampled = _raw_lines(tmp_path / "a")
     assert len(sampled) == 123
     assert set(sampled) <= set(_raw_lines(SPAM))  # rows byte for byte

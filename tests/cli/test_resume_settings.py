@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
+from tests.cli.helpers import digest
 from tests.conftest import SPAM
-
-
-def _digest(root: Path) -> dict[str, str]:
-    return {
-        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.jsonl.zst"))
-        if ".bonepick" not in p.parts
-    }
 
 
 def test_rerun_with_another_seed_refuses_to_mix_outputs(cli, tmp_path: Path) -> None:
     out = tmp_path / "sample"
     cli("sample-dataset", "-i", SPAM, "-o", out, "--target-rows", "100", "-s", "1", "-p", "1")
-    first = _digest(out)
+    first = digest(out)
 
     # Same settings: every shard is resumed and nothing changes.
     result = cli("sample-dataset", "-i", SPAM, "-o", out, "--target-rows", "100", "-s", "1", "-p", "1")
-    assert _digest(out) == first
+    assert digest(out) == first
     assert "already complete, skipped" in result.output
 
     # Another seed would give other rows: the run stops and says what differs.
@@ -33,12 +25,12 @@ def test_rerun_with_another_seed_refuses_to_mix_outputs(cli, tmp_path: Path) -> 
     assert "other settings (seed)" in result.output
     assert "--overwrite" in result.output
     assert "Traceback" not in result.output
-    assert _digest(out) == first
+    assert digest(out) == first
 
     # --overwrite redoes the shards with the new seed, the same bytes as a fresh run.
     cli("sample-dataset", "-i", SPAM, "-o", out, "--target-rows", "100", "-s", "2", "-p", "1", "--overwrite")
     cli("sample-dataset", "-i", SPAM, "-o", tmp_path / "fresh", "--target-rows", "100", "-s", "2", "-p", "1")
-    assert _digest(out) == _digest(tmp_path / "fresh") != first
+    assert digest(out) == digest(tmp_path / "fresh") != first
 
 
 def test_transform_rerun_with_another_expression_is_refused(cli, tmp_path: Path) -> None:
