@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bonepick.io.blocks import iter_blocks
 from bonepick.errors import DataError
 from bonepick.io import read_rows, write_rows
+from bonepick.io.blocks import iter_blocks
 from bonepick.io.jsonl import iter_lines
 from tests.conftest import SPAM
 
