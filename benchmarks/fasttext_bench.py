@@ -46,14 +46,16 @@ def _rows(corpus: str, split: str) -> list[dict]:
 
 def jsonl_source(name: str) -> Path:
     """The corpus as a bonepick dataset (train/ and test/ shards)."""
-    if name == "pooled":
-        converted(name)  # writes the pooled shards
+    if name in ("pooled", "chunks"):
+        converted(name)  # writes the shards
         return CACHE / name / "jsonl"
     return CORPORA / {"brown": "brown", "brown_p": "brown_paragraphs", "spam": "spamassassin"}[name]
 
 
 def converted(name: str) -> Path:
     """The corpus in fastText format (built once, then cached)."""
+    if name == "chunks":
+        return chunked()
     out = CACHE / name / "converted"
     if (out / "train.txt").is_file():
         return out
@@ -432,7 +434,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("mode", choices=("overhead", "defaults", "predict", "eval", "ngrams"))
-    parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled", "spam"))
+    parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled", "spam", "chunks"))
     parser.add_argument("--split", default="test", help="eval: the split to score [default: test]")
     parser.add_argument("--size", type=int, action="append", help="ngrams: training documents (repeat)")
     parser.add_argument("--ngrams", type=int, action="append", help="ngrams: word n-grams [default: 1 and 2]")

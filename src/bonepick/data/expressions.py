@@ -54,6 +54,12 @@ class Expression:
     def is_plain_path(self) -> bool:
         return self._path is not None
 
+    @property
+    def field(self) -> str | None:
+        """The key of a one-level ``.name`` expression, which a caller may read straight from the
+        row (``row.get(field)``), else None."""
+        return self._path[0] if self._path is not None and len(self._path) == 1 else None
+
     def all(self, row: Any, path: str | Path | None = None, line: int | None = None) -> list[Any]:
         """Every output of the expression for ``row`` (jq semantics: may be zero or many)."""
         if self._path is not None:

@@ -172,6 +172,9 @@ def effective_card(card: ModelCard, options: EvalOptions) -> ModelCard:
     return dataclasses.replace(card, **changes) if changes else card
 
 
+_SCALARS = (str, int, float, bool)
+
+
 class _LabelEncoder:
     """Turns a row's label value into what the metrics need, with file:line errors."""
 
@@ -179,6 +182,7 @@ class _LabelEncoder:
         self.task = card.task
         self.labels = [str(label) for label in card.labels]
         self.index = {label: i for i, label in enumerate(self.labels)}
+        self._cache: dict[tuple[type, Any], tuple[Any, Any]] = {}
         if self.task in ("classification", "multilabel") and not self.labels:
             raise ModelError(
                 "the model card lists no labels",
@@ -198,6 +202,28 @@ class _LabelEncoder:
                 hint="check --label-expression, or evaluate on data with the model's labels",
             )
         return self.index[name]
+
+    def encode_batch(
+        self, values: Sequence[Any], paths: Sequence[Path], lines: Sequence[int]
+    ) -> tuple[list[Any], list[Any]]:
+        """:meth:`encode` for every row; a class label seen before is looked up, not re-encoded."""
+        if self.task != "classification":
+            pairs = [self.encode(v, p, n) for v, p, n in zip(values, paths, lines, strict=True)]
+            return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        cache = self._cache
+        encoded: list[Any] = []
+        canonical: list[Any] = []
+        for value, path, line in zip(values, paths, lines, strict=True):
+            # 1, 1.0, True and "1" are told apart by their type
+            key = (value.__class__, value) if value.__class__ in _SCALARS else None
+            hit = cache.get(key) if key is not None else None
+            if hit is None:
+                hit = self.encode(value, path, line)
+                if key is not None:
+                    cache[key] = hit
+            encoded.append(hit[0])
+            canonical.append(hit[1])
+        return encoded, canonical
 
     def encode(self, value: Any, path: Path, line: int) -> tuple[Any, Any]:
         """(encoded label, canonical label for the signature)."""
@@ -233,33 +259,73 @@ class _LabelEncoder:
         return number, label_to_str(number)  # "1" like the class name "1": same rows, same signature
 
 
-def _iter_examples(
-    sources: Sequence[Source], text_expr: Expression, label_expr: Expression, progress: ProgressSink
-) -> Iterator[tuple[Path, int, str, Any, bool]]:
-    """(path, line, text, label value, text already prepared) for every row, shard by shard."""
+@dataclass
+class _Batch:
+    """Consecutive rows, all prepared (fastText files) or all raw (shards)."""
+
+    prepared: bool
+    paths: list[Path] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    values: list[Any] = field(default_factory=list)
+
+
+def _source_rows(
+    source: Source, text_expr: Expression, label_expr: Expression
+) -> Iterator[tuple[int, str, Any, int]]:
+    """(line, text, label value, bytes) for every row of one file."""
+    path = source.path
+    if source.format == "fasttext":
+        for line, labels, text, size in iter_fasttext(path):
+            yield line, text, labels if len(labels) > 1 else labels[0], size
+        return
+    # a one-level field (".text") is read straight from the row; anything else, or a value that
+    # is missing or of the wrong type, goes through the expression (and its file:line errors)
+    text_key, label_key = text_expr.field, label_expr.field
+    for line, row, size in iter_rows_sized(path):
+        text = row.get(text_key) if text_key else None
+        if text.__class__ is not str:
+            text = text_expr.text(row, path, line)
+        value = row.get(label_key) if label_key else None
+        if value is None:
+            value = label_expr.first(row, path, line)
+        yield line, text, value, size
+
+
+def _iter_batches(
+    sources: Sequence[Source],
+    text_expr: Expression,
+    label_expr: Expression,
+    batch_size: int,
+    progress: ProgressSink,
+) -> Iterator[_Batch]:
+    """Every row, shard by shard, in batches of at most ``batch_size`` (a batch ends early where
+    the files switch between prepared and raw text)."""
+    batch: _Batch | None = None
     for source in sources:
-        path = source.path
-        pending = nbytes = 0
-        if source.format == "fasttext":
-            for line, labels, text, size in iter_fasttext(path):
-                pending += 1
-                nbytes += size
-                if pending >= 1000:
-                    progress.rows(pending, nbytes)
-                    pending = nbytes = 0
-                yield path, line, text, labels if len(labels) > 1 else labels[0], True
-        else:
-            for line, row, size in iter_rows_sized(path):
-                text = text_expr.text(row, path, line)
-                label = label_expr.first(row, path, line)
-                pending += 1
-                nbytes += size
-                if pending >= 1000:
-                    progress.rows(pending, nbytes)
-                    pending = nbytes = 0
-                yield path, line, text, label, False
+        prepared = source.format == "fasttext"
+        if batch is not None and batch.prepared != prepared and batch.texts:
+            yield batch
+            batch = None
+        if batch is None:
+            batch = _Batch(prepared)
+        path, nbytes, pending = source.path, 0, 0
+        for line, text, value, size in _source_rows(source, text_expr, label_expr):
+            batch.paths.append(path)
+            batch.lines.append(line)
+            batch.texts.append(text)
+            batch.values.append(value)
+            nbytes += size
+            pending += 1
+            if len(batch.texts) >= batch_size:
+                progress.rows(pending, nbytes)
+                pending = nbytes = 0
+                yield batch
+                batch = _Batch(prepared)
         progress.rows(pending, nbytes)
         progress.shard_done()
+    if batch is not None and batch.texts:
+        yield batch
 
 
 def evaluate_model(
@@ -300,44 +366,18 @@ def evaluate_model(
     truth: list[Any] = []
     chunks: list[np.ndarray] = []
     predict_seconds = 0.0
-    batch_raw: list[str] = []
-    batch_prepared: list[str] = []
-    order: list[bool] = []  # per batch row: text already prepared?
-
-    def flush() -> None:
-        nonlocal predict_seconds
-        if not order:
-            return
-        t0 = time.perf_counter()
-        if batch_prepared and batch_raw:  # a mix only when fastText files and shards are combined
-            raw_out = _predict(model, preparer.batch(batch_raw))
-            prep_out = _predict(model, batch_prepared)
-            mask = np.array(order)
-            out = np.empty((len(order), *raw_out.shape[1:]), dtype=np.float32)
-            out[~mask] = raw_out
-            out[mask] = prep_out
-        elif batch_prepared:
-            out = _predict(model, batch_prepared)
-        else:
-            out = _predict(model, preparer.batch(batch_raw))
-        predict_seconds += time.perf_counter() - t0
-        chunks.append(_checked(out, len(order), card))
-        batch_raw.clear()
-        batch_prepared.clear()
-        order.clear()
 
     progress.start(f"eval {model_dir.name}", len(sources))
     stream_started = time.perf_counter()
     try:
-        for path, line, text, value, prepared in _iter_examples(sources, text_expr, label_expr, progress):
-            encoded, canonical = encoder.encode(value, path, line)
-            truth.append(encoded)
-            signature.add(text, canonical)
-            (batch_prepared if prepared else batch_raw).append(text)
-            order.append(prepared)
-            if len(order) >= options.batch_size:
-                flush()
-        flush()
+        for batch in _iter_batches(sources, text_expr, label_expr, options.batch_size, progress):
+            encoded, canonical = encoder.encode_batch(batch.values, batch.paths, batch.lines)
+            truth.extend(encoded)
+            signature.add_batch(batch.texts, canonical)
+            t0 = time.perf_counter()
+            out = _predict(model, batch.texts if batch.prepared else preparer.batch(batch.texts))
+            predict_seconds += time.perf_counter() - t0
+            chunks.append(_checked(out, len(batch.texts), card))
     finally:
         progress.stop()
     stream_seconds = time.perf_counter() - stream_started

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,15 @@ SIGNATURE_CHARS = 12
 _ROW_DIGEST = 16
 
 
+def _label_json(label: Any) -> bytes:
+    return orjson.dumps(label, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
 def row_digest(text: str, label: Any) -> bytes:
     """A 16-byte hash of one (text, label) pair; the label is hashed as canonical JSON, so
     ``1`` and ``1.0`` differ but key order in a dict label does not matter."""
-    h = hashlib.blake2b(digest_size=_ROW_DIGEST)
-    h.update(text.encode("utf-8", "surrogatepass"))
-    h.update(b"\x00")
-    h.update(orjson.dumps(label, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY))
-    return h.digest()
+    data = text.encode("utf-8", "surrogatepass") + b"\x00" + _label_json(label)
+    return hashlib.blake2b(data, digest_size=_ROW_DIGEST).digest()
 
 
 class Signature:
@@ -44,6 +46,21 @@ class Signature:
 
     def add(self, text: str, label: Any) -> None:
         self._digests += row_digest(text, label)
+
+    def add_batch(self, texts: Sequence[str], labels: Sequence[Any]) -> None:
+        """:meth:`add` for every pair, with a string label's JSON made once per batch."""
+        suffixes: dict[str, bytes] = {}
+        blake2b, digests = hashlib.blake2b, self._digests
+        for text, label in zip(texts, labels, strict=True):
+            if type(label) is str:
+                suffix = suffixes.get(label)
+                if suffix is None:
+                    suffix = suffixes[label] = b"\x00" + _label_json(label)
+            else:
+                suffix = b"\x00" + _label_json(label)
+            digests += blake2b(
+                text.encode("utf-8", "surrogatepass") + suffix, digest_size=_ROW_DIGEST
+            ).digest()
 
     def __len__(self) -> int:
         return len(self._digests) // _ROW_DIGEST

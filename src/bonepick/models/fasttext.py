@@ -8,6 +8,7 @@ caller fills with the normalizer the model expects.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -236,9 +237,8 @@ class FastTextClassifier(Classifier):
         column = self._column
         width = len(all_labels[0])
         if all(len(labels) == width for labels in all_labels):  # every label, every row: at once
-            columns = np.fromiter(
-                (column[label] for labels in all_labels for label in labels), np.intp, len(lines) * width
-            )
+            flat = itertools.chain.from_iterable(all_labels)
+            columns = np.fromiter(map(column.__getitem__, flat), np.intp, len(lines) * width)
             out[np.repeat(np.arange(len(lines)), width), columns] = np.concatenate(all_probs)
         else:
             for row, (labels, probs) in enumerate(zip(all_labels, all_probs, strict=True)):
