@@ -34,23 +34,40 @@ def _quiet(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 
 def binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present."""
-    from sklearn.metrics import roc_auc_score
+    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present.
+
+    The Mann-Whitney form (tied scores count one half), which is exactly the area under the
+    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort.
+    """
+    from scipy.stats import rankdata
 
     positive = np.asarray(positive, dtype=bool)
-    if positive.all() or not positive.any():
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
         return None
-    return _num(roc_auc_score(positive, score))
+    ranks = rankdata(np.asarray(score, dtype=np.float64))  # ties get their average rank
+    return _num((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Average precision (area under the precision-recall curve); None without positives."""
-    from sklearn.metrics import average_precision_score
+    """Average precision (area under the precision-recall curve); None without positives.
 
+    As scikit-learn's ``average_precision_score``: the sum over distinct score thresholds, from
+    the highest down, of the recall gained times the precision there.
+    """
     positive = np.asarray(positive, dtype=bool)
     if not positive.any() or positive.all():
         return None
-    return _num(average_precision_score(positive, score))
+    score = np.asarray(score, dtype=np.float64)
+    order = np.argsort(score, kind="mergesort")[::-1]
+    hits = positive[order]
+    # the last row of each run of equal scores: one threshold per distinct score
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
+    true_pos = np.cumsum(hits)[ends]
+    precision = true_pos / (ends + 1)
+    recall_gain = np.diff(np.r_[0, true_pos]) / true_pos[-1]
+    return _num(np.sum(recall_gain * precision))
 
 
 def mean_defined(values: Sequence[float | None], weights: Sequence[float] | None = None) -> float | None:

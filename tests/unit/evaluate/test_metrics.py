@@ -116,3 +116,21 @@ def test_thresholds_and_ordinal_detection() -> None:
     assert M.ordinal_values(["0", "1"]) is None  # binary: nothing ordinal to add
     assert M.ordinal_values(["low", "mid", "high"]) is None
     assert M.threshold_name(2.0) == "2" and M.threshold_name(0.25) == "0.25"
+
+
+def test_auc_and_average_precision_match_scikit_learn_with_ties() -> None:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(2, 300))
+        positive = rng.random(n) < rng.uniform(0.05, 0.95)
+        if positive.all() or not positive.any():
+            continue
+        score = rng.random(n)
+        if trial % 2:
+            score = np.round(score, 1).astype(np.float32)  # many tied scores
+        assert M.binary_auc(positive, score) == approx(roc_auc_score(positive, score))
+        assert M.binary_average_precision(positive, score) == approx(average_precision_score(positive, score))
+    assert M.binary_auc(np.ones(3, bool), np.arange(3.0)) is None
+    assert M.binary_average_precision(np.zeros(3, bool), np.arange(3.0)) is None
