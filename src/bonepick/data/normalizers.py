@@ -187,9 +187,11 @@ _escaped_separators = _EscapedSeparators()
 #   (b) before a space that follows a non-space and precedes printable ASCII other than a digit;
 #   (c) after a newline that precedes a non-space.
 # Cutting there gives word-sized chunks that repeat a lot (Zipf): each distinct chunk is tokenized
-# once and its rendered tokens are cached. A new chunk is cut further at boundaries that hold for
-# its tokenizer (see _PROFILES); parts that are a single pre-token go straight to the BPE model,
-# skipping the tokenizer's pre-tokenizer regex, which is what makes plain encoding slow.
+# once and its rendered tokens are cached. A new chunk of plain text is cut into its pre-tokens
+# by a Python regex equal to the tokenizer's own there (dolma2); any other is cut further at
+# boundaries that hold for its tokenizer (see _PROFILES). Pieces that are a single pre-token go
+# straight to the BPE model (or are one whole vocabulary entry), skipping the tokenizer's
+# pre-tokenizer regex, which is what makes plain encoding slow; the rest is encoded in one batch.
 # tests/unit/data/test_normalizers.py checks the result against plain encoding.
 _CHUNK = re.compile(r"[\s\S][^ \n]*+(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*+)*+\n?")
 
@@ -201,7 +203,14 @@ class _Profile:
 
     parts: re.Pattern[str]
     single: re.Pattern[str]
+    # the tokenizer's own pre-tokenizer, for plain text (printable ASCII, tabs, line breaks: there
+    # its Unicode classes are these ASCII ones); None: cut chunks with ``parts`` instead
+    pretokens: re.Pattern[str] | None = None
 
+
+_PLAIN = re.compile(r"[\t\n\r -~]*")
+# the byte-level form of plain text (bytes that are not printable ASCII are shifted to U+0100+)
+_BYTE_LEVEL = str.maketrans({" ": "\u0120", "\t": "\u0109", "\n": "\u010a", "\r": "\u010d"})
 
 _PROFILES = {
     # cl100k-style regex: a letter run ends before any ASCII non-letter, a digit run before a
@@ -209,6 +218,10 @@ _PROFILES = {
     "dolma2": _Profile(
         parts=re.compile(r"(?<=[A-Za-z])(?=[\x00-\x40\x5b-\x60\x7b-\x7f])|(?<=[0-9])(?=[A-Za-z])"),
         single=re.compile(r"[ !-&(-/:-@\[-`{-~]?[A-Za-z]+|[0-9]{1,3}"),
+        pretokens=re.compile(
+            r"'(?:[sdmtSDMT]|[rR][eE]|[vV][eE]|[lL][lL])|[^\r\nA-Za-z0-9]?[A-Za-z]+|[0-9]{1,3}"
+            r"| ?[^\t\n\r A-Za-z0-9]+[\r\n]*|[\t\n\r ]*[\r\n]+|[\t\n\r ]+(?![^\t\n\r ])|[\t\n\r ]+"
+        ),
     ),
     # sequential splits: letter runs (with one optional leading whitespace), then punctuation
     # runs, then trailing whitespace, CJK runs, and single digits
@@ -260,10 +273,12 @@ class TokenRenderer:
         self._whole: dict[str, str] = {}
         if self.profile is not None:
             vocab = tokenizer.get_vocab(with_added_tokens=False)
-            self._whole = {token: table[index] for token, index in vocab.items()}
+            added = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
+            self._whole = {token: table[index] for token, index in vocab.items() if token not in added}
         self._chunks: dict[str, str] = {}
         self._cold = True  # see _render_chunked
         self._parts: dict[str, str] = {}
+        self._pretokens: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def render(self, ids: list[int]) -> str:
@@ -281,13 +296,13 @@ class TokenRenderer:
         return list(compress(pieces, flags)), list(compress(pieces, map(not_, flags)))
 
     def _render_singles(self, pieces: list[str]) -> list[str]:
-        """Single pre-tokens of printable ASCII: a whole vocabulary entry, else straight to the BPE
+        """Single pre-tokens of plain text: a whole vocabulary entry, else straight to the BPE
         model (skipping the tokenizer's pre-tokenizer regex, which is what makes plain encoding
         slow)."""
         if not pieces:
             return []
-        # byte-level forms (" " is "Ġ"), all at once: single pre-tokens never hold a newline
-        keys = "\n".join(pieces).replace(" ", "\u0120").split("\n")
+        # byte-level forms, all at once (plain text holds no "\0")
+        keys = "\0".join(pieces).translate(_BYTE_LEVEL).split("\0")
         out = list(map(self._whole.get, keys))
         tokenize = self.model.tokenize
         table = self.table
@@ -321,21 +336,37 @@ class TokenRenderer:
             missing = wanted
         singles, others = self._split_singles(list(missing))  # most chunks are one word: " word"
         cache.update(zip(singles, self._render_singles(singles), strict=True))
-        if others:
-            split = self.profile.parts.split
-            part_lists = [split(chunk) for chunk in others]
-            parts = self._parts
-            wanted = set(chain.from_iterable(part_lists))
-            new = wanted.difference(parts)
-            if len(parts) + len(new) > self.cache_size:
-                parts.clear()
-                new = wanted
-            if new:
-                new_parts = list(new)
-                parts.update(zip(new_parts, self._render_pieces(new_parts), strict=True))
-            lookup = parts.__getitem__
-            cache.update(zip(others, [" ".join(map(lookup, p)) for p in part_lists], strict=True))
+        pretokens = self.profile.pretokens
+        if others and pretokens is not None:  # plain text: cut into its pre-tokens right here
+            flags = list(map(_PLAIN.fullmatch, others))
+            plain = list(compress(others, flags))
+            others = list(compress(others, map(not_, flags)))
+            pieces = list(map(pretokens.findall, plain))
+            self._join_parts(plain, pieces, self._pretokens, self._render_singles)
+        if others:  # cut where this tokenizer always ends a pre-token; tokenize what is left
+            pieces = list(map(self.profile.parts.split, others))
+            self._join_parts(others, pieces, self._parts, self._render_pieces)
         return len(missing)
+
+    def _join_parts(
+        self,
+        chunks: list[str],
+        part_lists: list[list[str]],
+        parts: dict[str, str],
+        render: Callable[[list[str]], list[str]],
+    ) -> None:
+        """Cache each chunk as the rendered tokens of its parts, which ``render`` renders alone
+        (cached in ``parts``)."""
+        wanted = set(chain.from_iterable(part_lists))
+        new = wanted.difference(parts)
+        if len(parts) + len(new) > self.cache_size:
+            parts.clear()
+            new = wanted
+        if new:
+            new_parts = list(new)
+            parts.update(zip(new_parts, render(new_parts), strict=True))
+        lookup = parts.__getitem__
+        self._chunks.update(zip(chunks, [" ".join(map(lookup, p)) for p in part_lists], strict=True))
 
     def _render_chunked(self, texts: list[str]) -> list[str]:
         """Each text rendered from the chunk cache, the missing chunks rendered together first.
@@ -443,9 +474,17 @@ class WhitespaceNormalizer(Normalizer):
         return [" ".join(t.split()) for t in texts]
 
     def prepare_batch(self, texts: Sequence[str], max_length: int | None = None) -> list[str]:
-        if max_length:
-            return [" ".join(t.split())[:max_length] for t in texts]
-        return [" ".join(t.split()) for t in texts]
+        if not max_length:
+            return [" ".join(t.split()) for t in texts]
+        # The collapsed form of a prefix is a prefix of the collapsed whole, so a long text only
+        # needs its head: 2 * max_length characters give max_length unless the head is mostly
+        # whitespace, and those few texts are redone whole.
+        head = 2 * max_length
+        out = [" ".join(t[:head].split())[:max_length] for t in texts]
+        for i in compress(range(len(out)), map(max_length.__gt__, map(len, out))):
+            if len(texts[i]) > head:
+                out[i] = " ".join(texts[i].split())[:max_length]
+        return out
 
 
 class PlsfixNormalizer(Normalizer):

@@ -164,6 +164,19 @@ def test_collapse_whitespace_equals_regex_on_every_code_point() -> None:
     assert collapse_whitespace(sample) == re.sub(r"\s+", " ", sample).strip()
 
 
+def test_whitespace_cut_from_the_head_equals_cut_of_the_whole() -> None:
+    # whitespace + max length normalizes only the head of a long text (when that is enough)
+    rng = random.Random(11)
+    pieces = ["word", "x", " ", "  ", "\n", "\t \n", " " * 50, "\u3000", "\u00a0", "é", "long" * 20]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 120))) for _ in range(3000)]
+    texts += [" " * 500 + "a b", "a" + " " * 500 + "b", "ab " * 300, "", "   "]
+    texts += _corpus_slice()
+    normalizer = get_normalizer("whitespace")
+    for max_length in (1, 2, 3, 7, 30, 200, 5000):
+        expected = [collapse_whitespace(t)[:max_length] for t in texts]
+        assert normalizer.prepare_batch(texts, max_length) == expected
+
+
 @pytest.mark.parametrize("max_length", [None, 0, 1, 40])
 def test_prepare_batch_is_normalize_then_cut(golden, max_length: int | None) -> None:
     from bonepick.data.preprocess import TextPreparer
@@ -271,6 +284,25 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
             assert len(render._chunks) < len({c for t in texts for c in _CHUNK.findall(t)})
 
 
+def test_plain_text_pretokens_equal_the_tokenizers_pre_tokenizer() -> None:
+    # dolma2's pre-tokenizer regex, written for plain text (printable ASCII, \t, \n, \r)
+    from bonepick.data.normalizers import _BYTE_LEVEL, _PLAIN
+
+    pretokens = _PROFILES["dolma2"].pretokens
+    assert pretokens is not None
+    rng = random.Random(13)
+    bits = [
+        "a", "Z", "word", "'s", "'S", "'ll", "'Re", "'d", "'x", "'", "0", "12", "1234567", " ", "  ", "   ", "\t",
+        "\n", "\r\n", "\r", " \n", "\n ", ".", "...", ",", "!?", "(", ")", "-", "_", "$", "#", "<", "|>", "@", "~",
+    ]  # fmt: skip
+    texts = ["".join(rng.choice(bits) for _ in range(rng.randint(1, 40))) for _ in range(4000)]
+    texts += [t for t in _corpus_slice() if _PLAIN.fullmatch(t)]
+    pre = token_tables("dolma2").tokenizer.pre_tokenizer
+    for text in texts:
+        expected = [piece for piece, _ in pre.pre_tokenize_str(text)]
+        assert [p.translate(_BYTE_LEVEL) for p in pretokens.findall(text)] == expected, text
+
+
 @pytest.mark.parametrize("tokenizer", ["dolma2", "ultra_fineweb"])
 def test_whole_vocabulary_entries_are_their_own_tokens(tokenizer: str) -> None:
     # the renderer looks a single pre-token up in the vocabulary before running BPE on it: exact
@@ -280,6 +312,9 @@ def test_whole_vocabulary_entries_are_their_own_tokens(tokenizer: str) -> None:
     vocab = tables.tokenizer.get_vocab(with_added_tokens=False)
     entries = [t for t in vocab if single.fullmatch(t.replace("\u0120", " "))]
     assert len(entries) > 50_000
+    if tokenizer == "dolma2":  # plain-text pre-tokens of every kind, not only single words
+        added = {t.content for t in tables.tokenizer.get_added_tokens_decoder().values()}
+        entries = [t for t in vocab if t not in added]
     model = tables.tokenizer.model
     broken = [t for t in entries if [x.id for x in model.tokenize(t)] != [vocab[t]]]
     assert not broken, broken[:5]
