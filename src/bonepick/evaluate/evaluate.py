@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bonepick import __version__
 from bonepick.data.expressions import Expression, label_to_str
@@ -23,7 +24,7 @@ from bonepick.errors import DataError, ModelError, UsageError
 from bonepick.evaluate import metrics as M
 from bonepick.evaluate.results import Signature, results_path, write_results
 from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext, resolve_sources
-from bonepick.io.jsonl import iter_rows_sized
+from bonepick.io.jsonl import iter_lines, parse_line
 from bonepick.models.base import Classifier
 from bonepick.models.card import ModelCard
 from bonepick.pipeline.progress import NullProgress, ProgressSink
@@ -282,14 +283,21 @@ def _source_rows(
     # a one-level field (".text") is read straight from the row; anything else, or a value that
     # is missing or of the wrong type, goes through the expression (and its file:line errors)
     text_key, label_key = text_expr.field, label_expr.field
-    for line, row, size in iter_rows_sized(path):
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for line, raw in iter_lines(path):
+        try:
+            row = loads(raw)
+        except decode_error:
+            row = None
+        if row.__class__ is not dict:
+            row = parse_line(raw, path, line)  # raises the error naming file:line
         text = row.get(text_key) if text_key else None
         if text.__class__ is not str:
             text = text_expr.text(row, path, line)
         value = row.get(label_key) if label_key else None
         if value is None:
             value = label_expr.first(row, path, line)
-        yield line, text, value, size
+        yield line, text, value, len(raw)
 
 
 def _iter_batches(

@@ -76,8 +76,7 @@ def find_model_file(model_dir: Path, card: ModelCard | None = None) -> Path:
 
 #: characters Python's ``str.split()`` (so ``clean_text``) treats as whitespace and fastText does
 #: not (fastText splits on ASCII space, \t, \v, \f, \r and NUL itself; \n ends its line)
-_SEPARATORS = ("\x1c", "\x1d", "\x1e", "\x1f")
-_FOREIGN_SPACES = (*_SEPARATORS, "\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)))
+_FOREIGN_SPACES = ("\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0", "\u1680", *map(chr, range(0x2000, 0x200B)))
 _FOREIGN_SPACES += ("\u2028", "\u2029", "\u202f", "\u205f", "\u3000")
 
 
@@ -90,8 +89,10 @@ def one_line(text: str) -> str:
     non-ASCII text), so the common case costs next to nothing; newlines become spaces, and
     anything else goes through the converter's own cleaning.
     """
-    if "__label__" not in text and not any(
-        char in text for char in (_SEPARATORS if text.isascii() else _FOREIGN_SPACES)
+    if "__label__" not in text and (
+        ("\x1c" not in text and "\x1d" not in text and "\x1e" not in text and "\x1f" not in text)
+        if text.isascii()
+        else not any(char in text for char in _FOREIGN_SPACES)
     ):
         return text.replace("\n", " ") if "\n" in text else text
     from bonepick.data.fasttext_format import clean_text
