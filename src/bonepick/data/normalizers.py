@@ -188,7 +188,7 @@ _escaped_separators = _EscapedSeparators()
 #   (c) after a newline that precedes a non-space.
 # Cutting there gives word-sized chunks that repeat a lot (Zipf): each distinct chunk is tokenized
 # once and its rendered tokens are cached. A new chunk of plain text is cut into its pre-tokens
-# by a Python regex equal to the tokenizer's own there (dolma2); any other is cut further at
+# by a Python regex equal to the tokenizer's own pre-tokenizer there; any other is cut further at
 # boundaries that hold for its tokenizer (see _PROFILES). Pieces that are a single pre-token go
 # straight to the BPE model (or are one whole vocabulary entry), skipping the tokenizer's
 # pre-tokenizer regex, which is what makes plain encoding slow; the rest is encoded in one batch.
@@ -228,6 +228,12 @@ _PROFILES = {
     "ultra_fineweb": _Profile(
         parts=re.compile(r"(?<=[A-Za-z])(?=[\x00-\x40\x5b-\x60\x7b-\x7f])|(?<=[!-@\[-`{-~])(?=[A-Za-z])"),
         single=re.compile(r" ?[A-Za-z]+| ?[!-/:-@\[-`{-~]+|[0-9]"),
+        # on plain text the splits come down to: each line break; a letter run, then a
+        # punctuation run, each with one optional leading space/tab; each digit; the spaces left
+        # over, but for the last one that leads a following letter or punctuation run
+        pretokens=re.compile(
+            r"[\r\n]|[\t ]?[A-Za-z]+|[\t ]?[!-/:-@\[-`{-~]+|[0-9]|[\t ]+(?=[\t ][!-/:-~])|[\t ]+"
+        ),
     ),
 }
 
