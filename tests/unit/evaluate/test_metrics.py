@@ -134,3 +134,25 @@ def test_auc_and_average_precision_match_scikit_learn_with_ties() -> None:
         assert M.binary_average_precision(positive, score) == approx(average_precision_score(positive, score))
     assert M.binary_auc(np.ones(3, bool), np.arange(3.0)) is None
     assert M.binary_average_precision(np.zeros(3, bool), np.arange(3.0)) is None
+
+
+def test_classification_counts_match_scikit_learn() -> None:
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    rng = np.random.default_rng(1)
+    for k in (2, 3, 6):
+        y = rng.integers(0, k - 1, 500)  # the last class never occurs: its recall is undefined
+        proba = rng.dirichlet(np.ones(k), 500)
+        proba[:, 0] *= 0.1  # class 0 rarely predicted
+        m = M.classification_metrics(y, proba, [f"c{i}" for i in range(k)])
+        pred = proba.argmax(axis=1)
+        p, r, f, s = precision_recall_fscore_support(y, pred, labels=list(range(k)), zero_division=0)
+        assert m["confusion_matrix"] == confusion_matrix(y, pred, labels=list(range(k))).tolist()
+        for i in range(k):
+            c = m["per_class"][f"c{i}"]
+            assert (c["precision"], c["recall"], c["f1"], c["support"]) == (
+                approx(p[i]),
+                approx(r[i]),
+                approx(f[i]),
+                s[i],
+            )
