@@ -191,6 +191,11 @@ def run_overhead(corpus: str, repeats: int, threads: int, epoch: int | None) -> 
     with tempfile.TemporaryDirectory(dir=CACHE) as work:
         wall: dict[str, list[float]] = {"bonepick": [], "raw": []}
         cpu: dict[str, list[float]] = {"bonepick": [], "raw": []}
+        for warm_up in (
+            [sys.executable, "-m", "bonepick", "train-fasttext", "--help"],
+            [sys.executable, "-c", "import fasttext"],
+        ):
+            subprocess.run(warm_up, check=True, capture_output=True, env=_bytecode_env())  # bytecode written
         for attempt in range(repeats):
             # alternate the order so a noisy neighbour hurts both sides alike
             for side in ("bonepick", "raw") if attempt % 2 == 0 else ("raw", "bonepick"):
@@ -198,7 +203,7 @@ def run_overhead(corpus: str, repeats: int, threads: int, epoch: int | None) -> 
                 out.mkdir()
                 command = _train_command(side, folder, out, epochs, threads)
                 started, cpu_started = time.perf_counter(), _child_cpu()
-                subprocess.run(command, check=True, capture_output=True)
+                subprocess.run(command, check=True, capture_output=True, env=_bytecode_env())
                 wall[side].append(time.perf_counter() - started)
                 cpu[side].append(_child_cpu() - cpu_started)
         print(
@@ -358,6 +363,67 @@ def run_eval(corpus: str, split: str, repeats: int) -> None:
     )
 
 
+RAW_EVAL = """
+import sys, fasttext, numpy as np
+model = fasttext.load_model(sys.argv[1])
+gold, texts = [], []
+with open(sys.argv[2], encoding="utf-8") as handle:
+    for line in handle:
+        label, _, text = line.rstrip("\\n").partition(" ")
+        gold.append(label)
+        texts.append(text)
+labels, probs = model.predict(texts, k=-1)
+print(np.mean([row[0] == g for row, g in zip(labels, gold)]))
+"""
+
+
+def _bytecode_env() -> dict[str, str]:
+    """Child processes that keep compiled bytecode (in the cache folder), as an installed
+    package does; this machine sets PYTHONDONTWRITEBYTECODE, which makes every start compile
+    every imported module again (seconds for SciPy)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(CACHE / "pycache")
+    return env
+
+
+def run_eval_wall(corpus: str, split: str, repeats: int) -> None:
+    """Eval wall time of whole processes: ``bonepick eval-fasttext`` (CLI start, card, reading,
+    predicting, all metrics, results YAML) vs a bare script that loads the model with the
+    bindings, reads the same fastText file, predicts every label and computes accuracy."""
+    model_dir = default_model(corpus)
+    folder = converted(corpus)
+    env = _bytecode_env()
+    commands = {
+        "bonepick eval-fasttext": [sys.executable, "-m", "bonepick", "eval-fasttext", "-d", str(folder),
+                                   "-m", str(model_dir), "--split", split],
+        "raw bindings script": [sys.executable, "-P", "-c", RAW_EVAL, str(model_dir / "model.bin"),
+                                str(folder / f"{split}.txt")],
+    }  # fmt: skip
+    for command in commands.values():  # warm up: bytecode written, files in the page cache
+        subprocess.run(command, check=True, capture_output=True, env=env)
+    wall: dict[str, list[float]] = {name: [] for name in commands}
+    cpu: dict[str, list[float]] = {name: [] for name in commands}
+    for attempt in range(repeats):
+        for name in list(commands) if attempt % 2 == 0 else list(reversed(commands)):
+            started, cpu_started = time.perf_counter(), _child_cpu()
+            subprocess.run(commands[name], check=True, capture_output=True, env=env)
+            wall[name].append(time.perf_counter() - started)
+            cpu[name].append(_child_cpu() - cpu_started)
+    docs = (folder / f"{split}.txt").read_bytes().count(b"\n")
+    print(
+        f"## {corpus} {split}.txt: {docs:,} docs, model {model_dir.name}; {repeats} alternating runs of whole processes"
+    )
+    ours, raw = commands
+    for stat, values in (("wall s", wall), ("CPU s ", cpu)):
+        a, b = statistics.median(values[ours]), statistics.median(values[raw])
+        print(
+            f"eval {stat} median  {ours} {a:6.2f}   {raw} {b:6.2f}   overhead {100 * (a / b - 1):+.1f}%   "
+            f"runs {[round(x, 2) for x in values[ours]]} vs {[round(x, 2) for x in values[raw]]}"
+        )
+
+
 CHUNK_WORDS = 20
 
 
@@ -433,7 +499,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("mode", choices=("overhead", "defaults", "predict", "eval", "ngrams"))
+    parser.add_argument("mode", choices=("overhead", "defaults", "predict", "eval", "ngrams", "evalwall"))
     parser.add_argument("--corpus", action="append", choices=("brown", "brown_p", "pooled", "spam", "chunks"))
     parser.add_argument("--split", default="test", help="eval: the split to score [default: test]")
     parser.add_argument("--size", type=int, action="append", help="ngrams: training documents (repeat)")
@@ -458,6 +524,9 @@ def main() -> None:
         run_ngrams(
             args.size or [50_000, 100_000, 200_000], args.ngrams or [1, 2], args.thread, args.seed or [0]
         )
+    elif args.mode == "evalwall":
+        for corpus in corpora:
+            run_eval_wall(corpus, args.split, args.repeats)
     elif args.mode == "eval":
         for corpus in corpora:
             run_eval(corpus, args.split, args.repeats)
