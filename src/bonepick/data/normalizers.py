@@ -486,6 +486,8 @@ class WhitespaceNormalizer(Normalizer):
         # needs its head: 2 * max_length characters give max_length unless the head is mostly
         # whitespace, and those few texts are redone whole.
         head = 2 * max_length
+        if max(map(len, texts), default=0) <= head:  # no long text in this batch
+            return [" ".join(t.split())[:max_length] for t in texts]
         out = [" ".join(t[:head].split())[:max_length] for t in texts]
         for i in compress(range(len(out)), map(max_length.__gt__, map(len, out))):
             if len(texts[i]) > head:
