@@ -3,6 +3,7 @@
     flock /tmp/bonepick-bench.lock uv run python benchmarks/normalizers.py \
         [--mb 8] [--repeat 3] [-n NAME ...] \
         [--original-python /tmp/origvenv/bin/python --original-path /tmp/origshim]
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/normalizers.py --preparer
 
 Speeds are MB/s of input text (UTF-8 bytes) and docs/s, from the CPU time of the measuring
 process with the tokenizers library limited to one thread. Each normalizer runs in a fresh
@@ -125,9 +126,17 @@ def main() -> None:
     parser.add_argument("-n", "--normalizer", action="append", help="only these (repeatable)")
     parser.add_argument("--original-python", help="interpreter of a scratch venv with bonepick 0.5.0's deps")
     parser.add_argument("--original-path", help="folder put first on sys.path so bonepick is the original")
+    parser.add_argument(
+        "--preparer",
+        action="store_true",
+        help="instead: the per-document cost of TextPreparer('whitespace', max_length), in process",
+    )
     parser.add_argument("--worker", choices=["ours", "original"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     names = args.normalizer or NAMES
+    if args.preparer:
+        preparer_table(load_sample(args.corpora, args.mb, args.seed), args.repeat)
+        return
 
     if args.worker:  # child mode: print results as JSON
         if args.original_path:
@@ -184,6 +193,51 @@ def main() -> None:
 def _load() -> str:
     """The machine's 1-minute load average (2 cores shared with other work: read numbers with it)."""
     return f"{os.getloadavg()[0]:.1f}"
+
+
+def preparer_table(texts: list[str], repeat: int) -> None:
+    """TextPreparer with the whitespace normalizer (what fastText inference runs per batch) against
+    the per-document forms it replaces, on full documents and on their first 200 characters."""
+    import re
+
+    from bonepick.data.normalizers import collapse_whitespace
+    from bonepick.data.preprocess import TextPreparer
+
+    spaces = re.compile(r"\s+")
+    ways = {
+        "re.sub + strip per doc (0.5.0's way)": lambda b, m: [
+            spaces.sub(" ", t).strip()[:m] if m else spaces.sub(" ", t).strip() for t in b
+        ],
+        "collapse_whitespace per doc, then cut": lambda b, m: [
+            t[:m] if m else t for t in [collapse_whitespace(t) for t in b]
+        ],
+        "TextPreparer('whitespace', m).batch": lambda b, m: preparers[m].batch(b),
+    }
+    preparers = {m: TextPreparer("whitespace", m) for m in (None, 4000, 1000)}
+    print(f"{len(texts):,} docs; batches of {BATCH}; best of {repeat}; MB/s of input and docs/s, one core")
+    print("| way | max_length | full docs MB/s | docs/s | 200-char docs docs/s |")
+    print("|---|---:|---:|---:|---:|")
+    short = [t[:200] for t in texts]
+    for max_length in (None, 4000, 1000):
+        expected = None
+        for label, way in ways.items():
+            row = []
+            for docs in (texts, short):
+                best = float("inf")
+                for _ in range(repeat):
+                    start = time.process_time()
+                    out = [
+                        y for i in range(0, len(docs), BATCH) for y in way(docs[i : i + BATCH], max_length)
+                    ]
+                    best = min(best, time.process_time() - start)
+                if docs is texts:
+                    assert expected is None or out == expected, label
+                    expected = out
+                row.append((sum(len(t.encode("utf-8")) for t in docs) / 1e6 / best, len(docs) / best))
+            print(
+                f"| {label} | {max_length or '-'} | {row[0][0]:.1f} | {row[0][1]:,.0f} | {row[1][1]:,.0f} |",
+                flush=True,
+            )
 
 
 def _spread(values: list[float], unit: str = "") -> str:
