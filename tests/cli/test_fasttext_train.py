@@ -182,6 +182,23 @@ def test_whitespace_normalizer_is_skipped_with_the_same_scores(fasttext_model_di
     np.testing.assert_array_equal(evaluation.predictions, model.predict_prepared(normalized[len(odd) :]))
 
 
+def test_eval_of_shards_and_converted_text_together(
+    fasttext_model_dir: Path, fasttext_spam_converted: Path
+) -> None:
+    from bonepick.evaluate.evaluate import EvalOptions, evaluate_model
+
+    # a max length makes raw rows (cut) and converted lines (already prepared) score differently;
+    # batches of exactly one file's rows must still keep each file's own preparation
+    rows = len(_spam_test()[0])
+    text_file = fasttext_spam_converted / "test.txt"
+    for batch_size in (rows, 64):
+        options = EvalOptions(max_length=40, batch_size=batch_size)
+        both = evaluate_model(fasttext_model_dir, [SPAM, text_file], options)
+        alone = [evaluate_model(fasttext_model_dir, [d], options).predictions for d in (SPAM, text_file)]
+        np.testing.assert_array_equal(both.predictions, np.concatenate(alone))
+        assert not np.array_equal(alone[0], alone[1])
+
+
 def test_multi_label_lines_train_one_vs_all(cli, tmp_path: Path, fasttext_spam_converted: Path) -> None:
     lines = _split_lines(fasttext_spam_converted)
     # a second label on long messages: real multi-label lines, as convert-to-fasttext --multi-label writes

@@ -312,8 +312,9 @@ def _iter_batches(
     batch: _Batch | None = None
     for source in sources:
         prepared = source.format == "fasttext"
-        if batch is not None and batch.prepared != prepared and batch.texts:
-            yield batch
+        if batch is not None and batch.prepared != prepared:
+            if batch.texts:
+                yield batch
             batch = None
         if batch is None:
             batch = _Batch(prepared)
