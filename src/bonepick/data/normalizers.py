@@ -244,9 +244,9 @@ class TokenRenderer:
 
     With the ``profile`` of a shipped tokenizer it tokenizes through the chunk cache described
     above (several times faster on real text); without one, every text is encoded as a whole.
-    A batch is handled in three C-level sweeps: cut every text into chunks, find the chunks
-    not yet cached (a set difference), render those in bulk; then each text is one ``join`` of
-    cached strings.
+    A batch is handled in C-level sweeps: cut every text into chunks, find the chunks not yet
+    cached (a set difference), render those in bulk; then each text is one ``join`` of cached
+    strings (see :meth:`_render_chunked`). Thread-safe: a lock guards the caches.
     """
 
     def __init__(
