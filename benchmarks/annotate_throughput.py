@@ -106,7 +106,7 @@ def _body(server, texts, args) -> bytes:
 
 
 def _result(mode, concurrency, requests, seconds, cpu, server_cpu, args, stats) -> dict:
-    ideal = concurrency / args.latency
+    ideal = concurrency / args.latency if args.latency > 0 else float("inf")  # latency 0: server capacity
     return {
         "mode": mode,
         "concurrency": concurrency,
@@ -270,7 +270,8 @@ def main() -> None:
     os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark")
     os.environ[eventloop.ENV] = args.event_loop
     levels = [int(c) for c in args.concurrency.split(",")]
-    rows_for = {c: max(args.min_rows, int(c / args.latency * args.seconds)) for c in levels}
+    per_second = (lambda c: c / args.latency) if args.latency > 0 else (lambda c: 1000)
+    rows_for = {c: max(args.min_rows, int(per_second(c) * args.seconds)) for c in levels}
     modes = [m for m in args.baselines.split(",") if m] + ([] if args.no_stack else ["stack"])
     unknown = set(modes) - set(MODES)
     if unknown:
