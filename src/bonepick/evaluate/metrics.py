@@ -33,24 +33,26 @@ def _quiet(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
 
-def binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+def binary_auc(positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float | None:
     """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present.
 
     The Mann-Whitney form (tied scores count one half), which is exactly the area under the
-    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort.
+    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort
+    (``order``, the stable ascending argsort of ``score``, when the caller has it already).
     """
     positive = np.asarray(positive, dtype=bool)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return None
-    ranks = _average_ranks(np.asarray(score, dtype=np.float64))
+    ranks = _average_ranks(np.asarray(score, dtype=np.float64), order)
     return _num((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
+def _average_ranks(values: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """1-based ranks, tied values sharing their average rank (``scipy.stats.rankdata``)."""
-    order = np.argsort(values, kind="mergesort")
+    if order is None:
+        order = np.argsort(values, kind="mergesort")
     ordered = values[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     ends = np.r_[starts[1:], len(values)]
@@ -79,7 +81,9 @@ def _precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return precision, recall, f1, support
 
 
-def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
+def binary_average_precision(
+    positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+) -> float | None:
     """Average precision (area under the precision-recall curve); None without positives.
 
     As scikit-learn's ``average_precision_score``: the sum over distinct score thresholds, from
@@ -89,7 +93,7 @@ def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float |
     if not positive.any() or positive.all():
         return None
     score = np.asarray(score, dtype=np.float64)
-    order = np.argsort(score, kind="mergesort")[::-1]
+    order = (np.argsort(score, kind="mergesort") if order is None else order)[::-1]
     hits = positive[order]
     # the last row of each run of equal scores: one threshold per distinct score
     ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
@@ -242,13 +246,14 @@ def classification_metrics(
     per_class: dict[str, dict[str, Any]] = {}
     for i, label in enumerate(labels):
         positive = y_true == i
+        order = np.argsort(proba[:, i], kind="mergesort")  # one sort for both ranking metrics
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),
             "f1": _num(f1[i]),
             "support": int(support[i]),
-            "roc_auc": binary_auc(positive, proba[:, i]),
-            "average_precision": binary_average_precision(positive, proba[:, i]),
+            "roc_auc": binary_auc(positive, proba[:, i], order),
+            "average_precision": binary_average_precision(positive, proba[:, i], order),
         }
     weights = [float(s) for s in support]
     averages = {}
