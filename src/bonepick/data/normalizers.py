@@ -103,25 +103,32 @@ def _fix_piece(text: str) -> str:
 
 
 _marks_lock = threading.Lock()
-_marks_re: re.Pattern[str] | None = None
+_marks_re: tuple[re.Pattern[str], re.Pattern[str]] | None = None
 
 
-def _marks_pattern() -> re.Pattern[str]:
-    """A regex matching every nonspacing mark (category Mn) of this Python's Unicode tables."""
+def _marks_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Regexes matching the nonspacing marks (category Mn) of this Python's Unicode tables: those
+    of the Basic Multilingual Plane, and the others. One class holding both would be ~20x slower:
+    re looks a class up in a table only when all of it lies in the BMP."""
     global _marks_re
     with _marks_lock:
         if _marks_re is None:
             ranges: list[list[int]] = []
             for code in range(0x110000):
                 if unicodedata.category(chr(code)) == "Mn":
-                    if ranges and ranges[-1][1] == code - 1:
+                    if ranges and ranges[-1][1] == code - 1 and code != 0x10000:
                         ranges[-1][1] = code
                     else:
                         ranges.append([code, code])
-            body = "".join(
-                re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
-            )
-            _marks_re = re.compile(f"[{body}]+")
+
+            def chars(rs: list[list[int]]) -> str:
+                return "".join(
+                    re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in rs
+                )
+
+            bmp = [r for r in ranges if r[1] < 0x10000]
+            astral = [r for r in ranges if r[0] >= 0x10000]
+            _marks_re = re.compile(f"[{chars(bmp)}]+"), re.compile(f"[{chars(astral)}]+")
         return _marks_re
 
 
@@ -129,7 +136,11 @@ def strip_diacritics(text: str) -> str:
     """NFKD, then drop every nonspacing mark (é -> e, ﬁ -> fi)."""
     if text.isascii():
         return text
-    return _marks_pattern().sub("", unicodedata.normalize("NFKD", text))
+    bmp, astral = _marks_patterns()
+    text = bmp.sub("", unicodedata.normalize("NFKD", text))
+    if text and max(text) > "\uffff":  # a character beyond the BMP (rare): its marks too
+        text = astral.sub("", text)
+    return text
 
 
 def collapse_whitespace(text: str) -> str:

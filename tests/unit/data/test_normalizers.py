@@ -194,8 +194,18 @@ def test_prepare_batch_is_normalize_then_cut(golden, max_length: int | None) -> 
 
 def test_strip_diacritics_equals_per_character_filter() -> None:
     text = "Crème brûlée, Ångström, Dvořák, ﬁne, Ⅻ, ｆｕｌｌ, 東京, Привет, e\u0301\u0308 ok"
-    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if unicodedata.category(c) != "Mn")
-    assert strip_diacritics(text) == plain
+    texts = [
+        text,
+        "".join(map(chr, range(0x80, 0x110000))),
+        "a\U0001d167b",
+        "\U0001d167",
+        "\u0301",
+        "x\U0001f600",
+    ]
+    texts += ["é" + chr(c) for c in range(0x10000, 0x110000, 97)]  # beyond the BMP: the second pattern
+    for t in texts:
+        plain = "".join(c for c in unicodedata.normalize("NFKD", t) if unicodedata.category(c) != "Mn")
+        assert strip_diacritics(t) == plain
 
 
 def _reference_spaces_to_tabs(text: str) -> str:
