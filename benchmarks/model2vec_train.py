@@ -18,11 +18,16 @@ ordinal proxy built from the pool corpus: a 0-3 "educational value" label by sou
 fortunes 1, brown 2, python_docs 3), reporting test Spearman and the AUC of the score at each
 label threshold (label >= t).
 
+``--epoch-choice`` trains bonepick's trainer alone, in-process, once choosing the best epoch by
+validation macro-F1 (the earlier default) and once by validation loss (the default now), and
+reports the chosen epochs and test macro-F1 per seed.
+
 Run under the shared lock, one corpus at a time (each run stays under ~5 minutes on 2 cores):
 
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus spam --seeds 42,1,2
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --corpus pool --epochs 2 --seeds 42,1,2
     flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --ranking
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/model2vec_train.py --epoch-choice --seeds 42,1,2,3,4,5
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -193,6 +200,65 @@ def worker_model2vec(folder: Path, epochs: int, batch_size: int, device: str, ou
     }
 
 
+def epoch_choice_study(folder: Path, epochs: int, seeds: list[int], device: str) -> None:
+    """How the best epoch is chosen: by validation loss (bonepick's default) or by validation
+    macro-F1 (its earlier default), everything else equal. In-process, the texts tokenized once."""
+    import statistics
+
+    from bonepick.models.model2vec_train import (
+        Model2VecTrainConfig,
+        build_model,
+        load_static_model,
+    )
+    from bonepick.models.trainer import (
+        ClassificationObjective,
+        TrainConfig,
+        macro_f1,
+        predict_outputs,
+        seed_everything,
+        tokenize_texts,
+        train,
+    )
+
+    class ByMacroF1(ClassificationObjective):
+        monitor = "macro_f1"
+        mode = "max"
+
+    _, static = load_static_model(None, 512)
+    splits = {split: _read(folder, split) for split in ("train", "valid", "test")}
+    classes = sorted(set(splits["train"][1]))
+    index = {c: i for i, c in enumerate(classes)}
+    tokens = {split: tokenize_texts(static, texts) for split, (texts, _) in splits.items()}
+    y = {split: np.asarray([index[label] for label in labels]) for split, (_, labels) in splits.items()}
+    batch_size = _auto_batch_size(len(y["train"]))
+    print(
+        f"{'best epoch by':14} {'seed':>5} {'chosen':>7} {'valid (macro-F1, loss) per epoch':<60} {'test F1':>8}"
+    )
+    for name, objective_class in (("macro-F1", ByMacroF1), ("loss", ClassificationObjective)):
+        scores = []
+        for seed in seeds:
+            seed_everything(seed)
+            objective = objective_class(y["train"], y["valid"], len(classes))
+            model = build_model(static, len(classes), Model2VecTrainConfig(output_dir=Path("unused")))
+            config = TrainConfig(
+                batch_size=batch_size,
+                min_epochs=epochs,
+                max_epochs=epochs,
+                patience=None,
+                device=device,
+                seed=seed,
+            )
+            result = train(model, objective, tokens["train"], tokens["valid"], config)
+            f1 = macro_f1(y["test"], predict_outputs(result.model, tokens["test"]).argmax(1), len(classes))
+            scores.append(f1)
+            history = ", ".join(f"({e.valid['macro_f1']:.4f}, {e.valid['loss']:.4f})" for e in result.history)
+            print(f"{name:14} {seed:5d} {result.best_epoch:>4}/{len(result.history)} {history:<60} {f1:8.4f}")
+        sd = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        print(
+            f"{name:14} mean {statistics.mean(scores):.4f}  sd {sd:.4f}  range {min(scores):.4f}-{max(scores):.4f}"
+        )
+
+
 ORDINAL = {"spamassassin": 0, "fortunes": 1, "brown": 2, "python_docs": 3}
 
 
@@ -250,6 +316,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bonepick-bench-model2vec")
     parser.add_argument("--ranking", action="store_true", help="compare --regression with train-contrastive")
+    parser.add_argument(
+        "--epoch-choice",
+        action="store_true",
+        help="best epoch by validation loss vs by macro-F1 (bonepick only)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--worker", choices=["bonepick", "model2vec"], help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -300,6 +371,10 @@ def main() -> None:
             args.json.write_text(json.dumps({"ranking": ranking}, indent=2))
         return
     folder = build_corpus(args.corpus, args.work / "data")
+    if args.epoch_choice:
+        print(f"corpus {args.corpus}, {args.epochs} epochs, device {args.device}")
+        epoch_choice_study(folder, args.epochs, [int(x) for x in args.seeds.split(",")], args.device)
+        return
     n_train = len(_read(folder, "train")[0])
     n_valid = len(_read(folder, "valid")[0])
     n_test = len(_read(folder, "test")[0])
