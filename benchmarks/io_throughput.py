@@ -6,7 +6,11 @@ Builds a zstd dataset from ../shared/corpora (real rows repeated to the requeste
   copy -p2 the same with two worker processes
 Prints MB/s (uncompressed JSON bytes) and rows/s, and copy/raw per process.
 
-    uv run python benchmarks/io_throughput.py [--mb 200] [--shards 8]
+    uv run python benchmarks/io_throughput.py [--mb 200] [--shards 8] [--breakdown]
+
+--breakdown also copies the first shard in-process with other writer settings (no compression;
+zstd in the reading thread; zstd levels on zstd's background thread), best of three, to show where
+the time goes.
 """
 
 from __future__ import annotations
@@ -55,10 +59,51 @@ def raw_decode(root: Path) -> float:
     return time.perf_counter() - start
 
 
+def breakdown(shard: Path, mb: float, work: Path) -> None:
+    import bonepick.io.jsonl as jsonl
+    from bonepick.data.copy import CopyStep
+    from bonepick.pipeline.stats import ShardStats
+    from bonepick.pipeline.step import ShardTask
+
+    def best(run) -> tuple[float, float]:
+        rates = []
+        for _ in range(3):
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            rates.append((mb / (time.perf_counter() - wall), mb / (time.process_time() - cpu)))
+        return max(rates)
+
+    def raw() -> None:
+        with open(shard, "rb") as fh:
+            for line in io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20):
+                orjson.loads(line)
+
+    raw_wall, raw_cpu = best(raw)
+    print(f"one shard in-process ({mb:.0f} MB), best of 3; raw decode+parse {raw_wall:.0f} MB/s")
+    threads = jsonl.ZSTD_WORKER_THREADS
+    try:
+        for label, level, workers, suffix in (
+            ("plain .jsonl (no compression)", None, 0, ".jsonl"),
+            ("zstd 1, in the reading thread", 1, 0, ".jsonl.zst"),
+            ("zstd 1, background thread", 1, 1, ".jsonl.zst"),
+            ("zstd -1, background thread", -1, 1, ".jsonl.zst"),
+            ("zstd 3, background thread", 3, 1, ".jsonl.zst"),
+        ):
+            jsonl.ZSTD_WORKER_THREADS = workers
+            out = work / f"breakdown{suffix}"
+            wall, cpu = best(lambda: CopyStep(level).run(ShardTask(0, "k", shard, out), ShardStats()))  # noqa: B023
+            print(
+                f"  {label:<32} wall {wall:6.0f} MB/s ({wall / raw_wall:4.0%})  cpu {cpu:6.0f} ({cpu / raw_cpu:4.0%})"
+            )
+    finally:
+        jsonl.ZSTD_WORKER_THREADS = threads
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mb", type=float, default=200.0, help="uncompressed size of the dataset")
     parser.add_argument("--shards", type=int, default=8)
+    parser.add_argument("--breakdown", action="store_true", help="also time writer settings on one shard")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bonepick-io-bench-"))
     try:
@@ -78,6 +123,9 @@ def main() -> None:
                 f"   per process {per_proc:.1f} MB/s = {per_proc / (mb / raw):.0%} of raw"
             )
             shutil.rmtree(out)
+        if args.breakdown:
+            shard = sorted((work / "in").rglob("*.jsonl.zst"))[0]
+            breakdown(shard, mb / args.shards, work)
     finally:
         shutil.rmtree(work)
 

@@ -172,7 +172,7 @@ class KeepStep(Step):
                 written = 0
                 for block in iter_blocks(task.input):
                     block.parse()  # every row checked, written as it is
-                    nbytes = write_rows_raw(writer, block.rows)
+                    nbytes = write_rows_raw(writer, block.rows, block)
                     written += nbytes
                     stats.read(len(block.rows), nbytes)
                     stats.wrote(len(block.rows))

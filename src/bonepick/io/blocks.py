@@ -31,6 +31,14 @@ class Block:
     first_line: int
     lines: list[bytes]
     rows: list[bytes]
+    #: the block's bytes as read (every line with its newline), as pieces that need no copying;
+    #: None for a last line without a newline
+    body: tuple[bytes, memoryview] | None = None
+
+    @property
+    def verbatim(self) -> tuple[bytes, memoryview] | None:
+        """:attr:`body` when writing it is the same as writing every row (no blank line), else None."""
+        return self.body if len(self.rows) == len(self.lines) else None
 
     def line_number(self, row_index: int) -> int:
         """The physical line number of ``rows[row_index]``."""
@@ -89,20 +97,31 @@ def iter_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Bl
             chunk = stream.read(block_bytes)
             if not chunk:
                 break
-            lines = (tail + chunk).split(b"\n")
-            tail = lines.pop()
-            if lines:
-                yield Block(path, number, lines, _rows_of(lines))
-                number += len(lines)
+            lines = chunk.split(b"\n")
+            rest = lines.pop()  # the start of a line the next chunk finishes
+            if not lines:
+                tail += rest
+                continue
+            body = (tail, memoryview(chunk)[: len(chunk) - len(rest)])
+            if tail:
+                lines[0] = tail + lines[0]
+            yield Block(path, number, lines, _rows_of(lines), body)
+            number += len(lines)
+            tail = rest
     if tail:
         yield Block(path, number, [tail], _rows_of([tail]))
 
 
-def write_rows_raw(writer: ShardWriter, rows: list[bytes]) -> int:
-    """Write rows (lines without their newline) as they are; returns the bytes written."""
+def write_rows_raw(writer: ShardWriter, rows: list[bytes], block: Block | None = None) -> int:
+    """Write rows (lines without their newline) as they are; returns the bytes written. When
+    ``rows`` are all of ``block``'s rows, the bytes as read are written without a copy."""
     if not rows:
         return 0
-    data = b"\n".join(rows) + b"\n"
+    verbatim = block.verbatim if block is not None and rows is block.rows else None
+    if verbatim is not None:
+        writer.write_pieces(verbatim, len(rows))
+        return sum(map(len, verbatim))
+    data = b"\n".join([*rows, b""])
     writer.write_block(data, len(rows))
     return len(data)
 

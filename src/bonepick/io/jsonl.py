@@ -184,11 +184,24 @@ class ShardWriter(_Publishes):
 
     def write_block(self, data: bytes, rows: int) -> None:
         """Write ``rows`` already-serialised JSON lines joined in ``data`` (ending in a newline)."""
+        if len(data) >= WRITE_BUFFER:
+            self.write_pieces((data,), rows)
+            return
         self._buffer.append(data)
         self._buffered += len(data)
         self.rows += rows
         if self._buffered >= WRITE_BUFFER:
             self._flush()
+
+    def write_pieces(self, pieces: Iterable[bytes | memoryview], rows: int) -> None:
+        """Write ``rows`` serialised lines given as consecutive pieces, straight to the file (no
+        joining copy)."""
+        self._flush()
+        for piece in pieces:
+            if len(piece):
+                self._sink.write(piece)  # type: ignore[arg-type]
+                self.bytes += len(piece)
+        self.rows += rows
 
     def write_many(self, rows: Iterable[Any]) -> None:
         for row in rows:

@@ -122,6 +122,6 @@ class FilterStep(Step):
                 stats.read(len(rows), block.total_bytes())
                 mask = self.keep_block(block, rows, stats, task)
                 kept = block.rows if mask is None else select(block.rows, mask)
-                write_rows_raw(writer, kept)
+                write_rows_raw(writer, kept, block)
                 stats.wrote(len(kept))
         return None
