@@ -48,7 +48,7 @@ Patience = Annotated[
     int,
     typer.Option(
         "--early-stopping-patience",
-        help="Stop after this many epochs without a better validation score (0: never stop early).",
+        help="Stop after this many epochs without a lower validation loss (0: never stop early).",
     ),
 ]
 Normalizer = Annotated[
@@ -86,7 +86,7 @@ LrSchedule = Annotated[
     str,
     typer.Option(
         "--lr-schedule",
-        help="Learning-rate schedule: plateau (halve after an epoch without improvement), cosine (warm-up + decay) or constant.",
+        help="Learning-rate schedule: plateau (halve after an epoch without a lower validation loss), cosine (warm-up + decay) or constant.",
     ),
 ]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the output folder if it exists.")]
