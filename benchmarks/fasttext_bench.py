@@ -8,15 +8,24 @@ Corpora come from ../shared/corpora and are converted with ``bonepick convert-to
   pooled    spamassassin + python_docs + fortunes + brown_paragraphs with their own labels
             (ham, spam, docs, fortune, informative, imaginative; 29,747 / 5,299)
 
-Modes:
-  overhead  train wall time: bonepick's train_fasttext (checks, card, saving, valid metrics)
-            vs train_supervised + save_model on the same file with the same arguments; then
-            prediction throughput: FastTextClassifier.predict vs raw model.predict(list, k=-1).
-  defaults  test accuracy / macro F1 of the original tool's defaults, fastText's own defaults
-            and bonepick's defaults (plus variants), trained with the raw bindings, 1 thread.
+Also: spam (spamassassin, 4,855 / 857) and chunks (the pooled corpora cut into 20-word pieces,
+186,829 / 33,751; see ``chunked``).
 
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py overhead --corpus pooled
-    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py defaults --corpus brown
+Modes:
+  overhead  train wall time: ``bonepick train-fasttext`` vs train_supervised + save_model on the
+            same file with the same arguments (whole processes); then prediction throughput:
+            FastTextClassifier.predict / predict_prepared vs raw model.predict(list, k=-1).
+  defaults  test accuracy / macro F1 of the original tool's defaults, fastText's own defaults
+            and bonepick's defaults (plus variants), trained with the raw bindings.
+  ngrams    word n-grams 1 vs 2 at train-fasttext's defaults on N chunked documents (--size).
+  eval      eval throughput per core: evaluate_model (shards and converted .txt) vs raw
+            model.predict(list, k=-1) on the same texts in memory, interleaved rounds.
+  evalwall  ``bonepick eval-fasttext`` vs a bindings script, whole processes.
+  predict   prediction throughput only, on a cached bigram model.
+
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py overhead --corpus brown_p --thread 2
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py eval --corpus spam --split train
+    flock /tmp/bonepick-bench.lock uv run python benchmarks/fasttext_bench.py ngrams --size 100000 --thread 2
 """
 
 from __future__ import annotations
