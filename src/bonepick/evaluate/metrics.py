@@ -33,74 +33,24 @@ def _quiet(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return func(*args, **kwargs)
 
 
-def binary_auc(positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float | None:
-    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present.
+def binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present."""
+    from sklearn.metrics import roc_auc_score
 
-    The Mann-Whitney form (tied scores count one half), which is exactly the area under the
-    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort
-    (``order``, the stable ascending argsort of ``score``, when the caller has it already).
-    """
     positive = np.asarray(positive, dtype=bool)
-    n_pos = int(positive.sum())
-    n_neg = len(positive) - n_pos
-    if n_pos == 0 or n_neg == 0:
+    if positive.all() or not positive.any():
         return None
-    ranks = _average_ranks(np.asarray(score, dtype=np.float64), order)
-    return _num((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return _num(roc_auc_score(positive, score))
 
 
-def _average_ranks(values: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """1-based ranks, tied values sharing their average rank (``scipy.stats.rankdata``)."""
-    if order is None:
-        order = np.argsort(values, kind="mergesort")
-    ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-    ends = np.r_[starts[1:], len(values)]
-    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = ((starts + 1 + ends) / 2)[group]
-    return ranks
+def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Average precision (area under the precision-recall curve); None without positives."""
+    from sklearn.metrics import average_precision_score
 
-
-def _class_counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
-    """The confusion matrix (rows: true class, columns: predicted class)."""
-    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
-
-
-def _precision_recall_f1(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per class precision, recall, F1 and support, 0 where undefined (scikit-learn's
-    ``precision_recall_fscore_support`` with ``zero_division=0``)."""
-    true_pos = np.diag(confusion).astype(np.float64)
-    predicted = confusion.sum(axis=0)
-    support = confusion.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        precision = np.where(predicted > 0, true_pos / predicted, 0.0)
-        recall = np.where(support > 0, true_pos / support, 0.0)
-        denominator = 2 * true_pos + (predicted - true_pos) + (support - true_pos)
-        f1 = np.where(denominator > 0, 2 * true_pos / denominator, 0.0)
-    return precision, recall, f1, support
-
-
-def binary_average_precision(
-    positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
-) -> float | None:
-    """Average precision (area under the precision-recall curve); None without positives.
-
-    As scikit-learn's ``average_precision_score``: the sum over distinct score thresholds, from
-    the highest down, of the recall gained times the precision there.
-    """
     positive = np.asarray(positive, dtype=bool)
     if not positive.any() or positive.all():
         return None
-    score = np.asarray(score, dtype=np.float64)
-    order = (np.argsort(score, kind="mergesort") if order is None else order)[::-1]
-    hits = positive[order]
-    # the last row of each run of equal scores: one threshold per distinct score
-    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
-    true_pos = np.cumsum(hits)[ends]
-    precision = true_pos / (ends + 1)
-    recall_gain = np.diff(np.r_[0, true_pos]) / true_pos[-1]
-    return _num(np.sum(recall_gain * precision))
+    return _num(average_precision_score(positive, score))
 
 
 def mean_defined(values: Sequence[float | None], weights: Sequence[float] | None = None) -> float | None:
@@ -234,26 +184,28 @@ def classification_metrics(
     (for two classes the positive class probability, the second label; otherwise the top-label
     confidence); and ordinal metrics when the class names are numbers (see :func:`ordinal_metrics`).
     """
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
     y_true = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     k = len(labels)
     if proba.ndim != 2 or proba.shape != (len(y_true), k):
         raise ValueError(f"probabilities of shape {proba.shape} do not match {len(y_true)} rows x {k} labels")
     y_pred = proba.argmax(axis=1)
-    # NumPy rather than scikit-learn here: the same numbers without a second of imports per eval
-    confusion = _class_counts(y_true, y_pred, k)
-    precision, recall, f1, support = _precision_recall_f1(confusion)
+    indices = list(range(k))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=indices, zero_division=0
+    )
     per_class: dict[str, dict[str, Any]] = {}
     for i, label in enumerate(labels):
         positive = y_true == i
-        order = np.argsort(proba[:, i], kind="mergesort")  # one sort for both ranking metrics
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),
             "f1": _num(f1[i]),
             "support": int(support[i]),
-            "roc_auc": binary_auc(positive, proba[:, i], order),
-            "average_precision": binary_average_precision(positive, proba[:, i], order),
+            "roc_auc": binary_auc(positive, proba[:, i]),
+            "average_precision": binary_average_precision(positive, proba[:, i]),
         }
     weights = [float(s) for s in support]
     averages = {}
@@ -269,11 +221,11 @@ def classification_metrics(
         calibration = reliability(proba.max(axis=1), y_pred == y_true, n_bins)
         calibration["of"] = "top-label confidence"
     result: dict[str, Any] = {
-        "accuracy": _num(np.mean(y_true == y_pred)) if len(y_true) else None,
+        "accuracy": _num(accuracy_score(y_true, y_pred)) if len(y_true) else None,
         "macro": averages["macro"],
         "weighted": averages["weighted"],
         "per_class": per_class,
-        "confusion_matrix": confusion.tolist(),
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=indices).tolist(),
         "calibration": calibration,
     }
     values = ordinal_values(labels)
