@@ -34,9 +34,6 @@ import tempfile
 import time
 from pathlib import Path
 
-# benchmarks/fasttext.py would shadow the fasttext library for this script: drop our own folder
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 from sklearn.metrics import f1_score  # noqa: E402
 
 from bonepick.io import read_rows, write_rows  # noqa: E402

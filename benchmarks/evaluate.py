@@ -16,7 +16,6 @@ Run it under the shared lock:
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -28,9 +27,6 @@ from bonepick.models import ModelCard, load_model
 
 
 def main() -> None:
-    # benchmarks/fasttext.py would shadow the fasttext package (imported lazily by the model)
-    here = Path(__file__).resolve().parent
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

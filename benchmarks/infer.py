@@ -28,19 +28,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYO
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 os.environ["BONEPICK_NO_PROGRESS"] = "1"
 
-import sys  # noqa: E402
-
-# benchmarks/fasttext.py sits beside this file: keep the folder off the path so `import fasttext`
-# finds the bindings
-sys.path[:] = [
-    p for p in sys.path if os.path.realpath(p or ".") != os.path.dirname(os.path.realpath(__file__))
-]
-
 import argparse  # noqa: E402
 import random  # noqa: E402
 import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
