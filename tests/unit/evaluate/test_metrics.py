@@ -116,4 +116,3 @@ def test_thresholds_and_ordinal_detection() -> None:
     assert M.ordinal_values(["0", "1"]) is None  # binary: nothing ordinal to add
     assert M.ordinal_values(["low", "mid", "high"]) is None
     assert M.threshold_name(2.0) == "2" and M.threshold_name(0.25) == "0.25"
-
