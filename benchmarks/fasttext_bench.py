@@ -385,6 +385,34 @@ labels, probs = model.predict(texts, k=-1)
 print(np.mean([row[0] == g for row, g in zip(labels, gold)]))
 """
 
+# the same evaluation report as bonepick's (per-class precision/recall/F1, macro averages,
+# ROC-AUC and average precision per class, confusion matrix), written against the bindings
+# and scikit-learn directly
+RAW_EVAL_METRICS = """
+import sys, fasttext, numpy as np
+from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
+                             precision_recall_fscore_support, roc_auc_score)
+model = fasttext.load_model(sys.argv[1])
+gold, texts = [], []
+with open(sys.argv[2], encoding="utf-8") as handle:
+    for line in handle:
+        label, _, text = line.rstrip("\\n").partition(" ")
+        gold.append(label)
+        texts.append(text)
+classes = sorted(set(model.get_labels()))
+column = {c: i for i, c in enumerate(classes)}
+labels, probs = model.predict(texts, k=-1)
+proba = np.zeros((len(texts), len(classes)))
+for row, (names, values) in enumerate(zip(labels, probs)):
+    proba[row, [column[n] for n in names]] = values
+y = np.array([column[g] for g in gold])
+pred = proba.argmax(axis=1)
+p, r, f, s = precision_recall_fscore_support(y, pred, labels=list(range(len(classes))), zero_division=0)
+aucs = [roc_auc_score(y == i, proba[:, i]) for i in range(len(classes)) if 0 < (y == i).sum() < len(y)]
+aps = [average_precision_score(y == i, proba[:, i]) for i in range(len(classes)) if (y == i).any()]
+print(accuracy_score(y, pred), f.mean(), np.mean(aucs), np.mean(aps), confusion_matrix(y, pred).sum())
+"""
+
 
 def _bytecode_env() -> dict[str, str]:
     """Child processes that keep compiled bytecode (in the cache folder), as an installed
@@ -400,7 +428,8 @@ def _bytecode_env() -> dict[str, str]:
 def run_eval_wall(corpus: str, split: str, repeats: int) -> None:
     """Eval wall time of whole processes: ``bonepick eval-fasttext`` (CLI start, card, reading,
     predicting, all metrics, results YAML) vs a bare script that loads the model with the
-    bindings, reads the same fastText file, predicts every label and computes accuracy."""
+    bindings, reads the same fastText file, predicts every label and computes accuracy, and vs a
+    script that computes the same report as bonepick with the bindings and scikit-learn."""
     model_dir = default_model(corpus)
     folder = converted(corpus)
     env = _bytecode_env()
@@ -409,6 +438,8 @@ def run_eval_wall(corpus: str, split: str, repeats: int) -> None:
                                    "-m", str(model_dir), "--split", split],
         "raw bindings script": [sys.executable, "-P", "-c", RAW_EVAL, str(model_dir / "model.bin"),
                                 str(folder / f"{split}.txt")],
+        "bindings + scikit-learn report": [sys.executable, "-P", "-c", RAW_EVAL_METRICS,
+                                           str(model_dir / "model.bin"), str(folder / f"{split}.txt")],
     }  # fmt: skip
     for command in commands.values():  # warm up: bytecode written, files in the page cache
         subprocess.run(command, check=True, capture_output=True, env=env)
@@ -424,13 +455,14 @@ def run_eval_wall(corpus: str, split: str, repeats: int) -> None:
     print(
         f"## {corpus} {split}.txt: {docs:,} docs, model {model_dir.name}; {repeats} alternating runs of whole processes"
     )
-    ours, raw = commands
-    for stat, values in (("wall s", wall), ("CPU s ", cpu)):
-        a, b = statistics.median(values[ours]), statistics.median(values[raw])
-        print(
-            f"eval {stat} median  {ours} {a:6.2f}   {raw} {b:6.2f}   overhead {100 * (a / b - 1):+.1f}%   "
-            f"runs {[round(x, 2) for x in values[ours]]} vs {[round(x, 2) for x in values[raw]]}"
-        )
+    ours, *baselines = commands
+    for raw in baselines:
+        for stat, values in (("wall s", wall), ("CPU s ", cpu)):
+            a, b = statistics.median(values[ours]), statistics.median(values[raw])
+            print(
+                f"eval {stat} median  {ours} {a:6.2f}   {raw} {b:6.2f}   overhead {100 * (a / b - 1):+.1f}%   "
+                f"runs {[round(x, 2) for x in values[ours]]} vs {[round(x, 2) for x in values[raw]]}"
+            )
 
 
 CHUNK_WORDS = 20
