@@ -372,7 +372,8 @@ def run_eval(corpus: str, split: str, repeats: int) -> None:
     )
 
 
-RAW_EVAL = """
+# what both bindings scripts do first: load the model, read the fastText file, predict every label
+_RAW_EVAL_READ = """
 import sys, fasttext, numpy as np
 model = fasttext.load_model(sys.argv[1])
 gold, texts = [], []
@@ -382,26 +383,25 @@ with open(sys.argv[2], encoding="utf-8") as handle:
         gold.append(label)
         texts.append(text)
 labels, probs = model.predict(texts, k=-1)
+"""
+
+RAW_EVAL = (
+    _RAW_EVAL_READ
+    + """
 print(np.mean([row[0] == g for row, g in zip(labels, gold)]))
 """
+)
 
 # the same evaluation report as bonepick's (per-class precision/recall/F1, macro averages,
 # ROC-AUC and average precision per class, confusion matrix), written against the bindings
 # and scikit-learn directly
-RAW_EVAL_METRICS = """
-import sys, fasttext, numpy as np
+RAW_EVAL_METRICS = (
+    _RAW_EVAL_READ
+    + """
 from sklearn.metrics import (accuracy_score, average_precision_score, confusion_matrix,
                              precision_recall_fscore_support, roc_auc_score)
-model = fasttext.load_model(sys.argv[1])
-gold, texts = [], []
-with open(sys.argv[2], encoding="utf-8") as handle:
-    for line in handle:
-        label, _, text = line.rstrip("\\n").partition(" ")
-        gold.append(label)
-        texts.append(text)
 classes = sorted(set(model.get_labels()))
 column = {c: i for i, c in enumerate(classes)}
-labels, probs = model.predict(texts, k=-1)
 proba = np.zeros((len(texts), len(classes)))
 for row, (names, values) in enumerate(zip(labels, probs)):
     proba[row, [column[n] for n in names]] = values
@@ -412,6 +412,7 @@ aucs = [roc_auc_score(y == i, proba[:, i]) for i in range(len(classes)) if 0 < (
 aps = [average_precision_score(y == i, proba[:, i]) for i in range(len(classes)) if (y == i).any()]
 print(accuracy_score(y, pred), f.mean(), np.mean(aucs), np.mean(aps), confusion_matrix(y, pred).sum())
 """
+)
 
 
 def _bytecode_env() -> dict[str, str]:

@@ -51,6 +51,16 @@ CORPORA = REPO.parent / "shared" / "corpora"
 SEED = 20261121
 
 
+def fixed_epochs(batch_size: int, epochs: int, device: str, seed: int):
+    """The trainer's settings for a run of exactly ``epochs`` epochs (no early stopping), the
+    conditions model2vec's own ``fit`` is compared under."""
+    from bonepick.models.trainer import TrainConfig
+
+    return TrainConfig(
+        batch_size=batch_size, min_epochs=epochs, max_epochs=epochs, patience=None, device=device, seed=seed
+    )
+
+
 def _rows(dataset: str, split: str) -> list[dict]:
     from bonepick.io import find_shards, read_rows
 
@@ -111,20 +121,12 @@ def worker_bonepick(folder: Path, epochs: int, batch_size: int, device: str, out
 
     from bonepick.models import load_model
     from bonepick.models.model2vec_train import Model2VecTrainConfig, train_model2vec
-    from bonepick.models.trainer import TrainConfig
 
     config = Model2VecTrainConfig(
         output_dir=out,
         num_proc=1,
         overwrite=True,
-        train=TrainConfig(
-            batch_size=batch_size,
-            min_epochs=epochs,
-            max_epochs=epochs,
-            patience=None,
-            device=device,
-            seed=seed,
-        ),
+        train=fixed_epochs(batch_size, epochs, device, seed),
     )
     start = time.perf_counter()
     summary = train_model2vec([folder], config)
@@ -212,7 +214,6 @@ def epoch_choice_study(folder: Path, epochs: int, seeds: list[int], device: str)
     )
     from bonepick.models.trainer import (
         ClassificationObjective,
-        TrainConfig,
         macro_f1,
         predict_outputs,
         seed_everything,
@@ -240,14 +241,7 @@ def epoch_choice_study(folder: Path, epochs: int, seeds: list[int], device: str)
             seed_everything(seed)
             objective = objective_class(y["train"], y["valid"], len(classes))
             model = build_model(static, len(classes), Model2VecTrainConfig(output_dir=Path("unused")))
-            config = TrainConfig(
-                batch_size=batch_size,
-                min_epochs=epochs,
-                max_epochs=epochs,
-                patience=None,
-                device=device,
-                seed=seed,
-            )
+            config = fixed_epochs(batch_size, epochs, device, seed)
             result = train(model, objective, tokens["train"], tokens["valid"], config)
             f1 = macro_f1(y["test"], predict_outputs(result.model, tokens["test"]).argmax(1), len(classes))
             scores.append(f1)
