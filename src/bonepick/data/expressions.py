@@ -114,8 +114,8 @@ class Expression:
     def texts(self, rows: list[Any], path: str | Path | None, lines: Sequence[int]) -> list[str]:
         """:meth:`text` of every row (``lines`` are their line numbers, for errors), with no
         per-row call in the common case of a top-level key such as ``.text``."""
-        if self._path is not None and len(self._path) == 1:
-            key = self._path[0]
+        key = self.field
+        if key is not None:
             try:
                 values = [row.get(key) for row in rows]
             except AttributeError:
@@ -126,10 +126,9 @@ class Expression:
 
     def firsts(self, rows: list[Any], path: str | Path | None, lines: Sequence[int]) -> list[Any]:
         """The first output for every row, ``None`` where there is none (e.g. an optional id)."""
-        if self._path is not None and len(self._path) == 1:
-            key = self._path[0]
-            if all(type(row) is dict for row in rows):
-                return [row.get(key) for row in rows]
+        key = self.field
+        if key is not None and all(type(row) is dict for row in rows):
+            return [row.get(key) for row in rows]
         out = []
         for row, line in zip(rows, lines, strict=True):
             values = self.all(row, path, line)

@@ -119,12 +119,6 @@ class ProjectedExpression(Expression):
             row = {key: row[key] for key in self.fields if key in row}
         return super().all(row, path, line)
 
-    @property
-    def single_key(self) -> str | None:
-        """The key when the expression is just ``.key`` (read straight from the dict), else None."""
-        path = self._path
-        return path[0] if path is not None and len(path) == 1 else None
-
     def __getstate__(self) -> dict[str, Any]:
         return {"source": self.source}
 

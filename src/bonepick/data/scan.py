@@ -90,7 +90,7 @@ class ScanStep(Step):
     def _labels(self, block: Block, parsed: list[dict[str, Any]]) -> list[str]:
         expression = self.label_expression
         assert expression is not None
-        key = expression.single_key
+        key = expression.field
         if key is not None:  # the common `-l .label`: no per-row call
             values = [row.get(key) for row in parsed]
             if None not in values and all(type(v) is str for v in values):

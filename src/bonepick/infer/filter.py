@@ -10,9 +10,9 @@ from typing import Any
 from bonepick.errors import UsageError
 from bonepick.infer.layout import find_mirror, iter_shards, plan_tasks
 from bonepick.infer.scores import ScorePairs, ScoreReader
-from bonepick.infer.state import check_same_settings, read_settings
 from bonepick.infer.thresholds import ThresholdReport, compute_thresholds
 from bonepick.pipeline import FilterStep, LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask
+from bonepick.pipeline.settings import check_same_settings, read_settings
 
 BELOW = "score below threshold"
 

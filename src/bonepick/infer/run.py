@@ -13,10 +13,10 @@ from typing import Any
 
 from bonepick.errors import ModelError, UsageError
 from bonepick.infer.layout import plan_tasks
-from bonepick.infer.state import check_same_settings
 from bonepick.infer.step import DEFAULT_BATCH_SIZE, OUTPUT_MODES, InferStep
 from bonepick.models.card import ModelCard
 from bonepick.pipeline import ProgressSink, RunSummary, make_executor
+from bonepick.pipeline.settings import check_same_settings
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 

@@ -21,11 +21,11 @@ from bonepick.data.expressions import Expression
 from bonepick.errors import DataError, InputNotFoundError, UsageError
 from bonepick.infer.layout import find_mirror, iter_shards
 from bonepick.infer.scores import ScoreReader, iter_paired
-from bonepick.infer.state import read_settings
 from bonepick.io.dataset import discover_datasets
 from bonepick.io.jsonl import iter_rows_sized
 from bonepick.io.shards import find_shards
 from bonepick.pipeline import LocalExecutor, ProgressSink, ShardStats, ShardTask, Step
+from bonepick.pipeline.settings import read_settings
 
 BY = ("docs", "tokens")
 DEFAULT_KEEPS = (0.05, 0.1, 0.2, 0.3, 0.5)
