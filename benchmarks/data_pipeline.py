@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import resource
 import shutil
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 
 import orjson
-import zstandard
+from raw_decode import decode_and_parse
 
 from bonepick.io import read_rows, write_rows
 
@@ -71,12 +70,7 @@ def build(root: Path, target_mb: float, shards: int) -> tuple[int, int]:
 def raw_decode(root: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) to decode and parse every line in this process."""
     start, cpu = time.perf_counter(), time.process_time()
-    loads = orjson.loads
-    for path in sorted(root.rglob("*.jsonl.zst")):
-        with open(path, "rb") as fh:
-            reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20)
-            for line in reader:
-                loads(line)
+    decode_and_parse(sorted(root.rglob("*.jsonl.zst")))
     return time.perf_counter() - start, time.process_time() - cpu
 
 

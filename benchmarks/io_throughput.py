@@ -16,14 +16,13 @@ the time goes.
 from __future__ import annotations
 
 import argparse
-import io
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 import orjson
-import zstandard
+from raw_decode import decode_and_parse
 
 from bonepick.data.copy import copy_dataset
 from bonepick.io import read_rows, write_rows
@@ -50,12 +49,7 @@ def build(root: Path, target_mb: float, shards: int) -> tuple[int, int]:
 
 def raw_decode(root: Path) -> float:
     start = time.perf_counter()
-    loads = orjson.loads
-    for path in sorted(root.rglob("*.jsonl.zst")):
-        with open(path, "rb") as fh:
-            reader = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20)
-            for line in reader:
-                loads(line)
+    decode_and_parse(sorted(root.rglob("*.jsonl.zst")))
     return time.perf_counter() - start
 
 
@@ -73,12 +67,7 @@ def breakdown(shard: Path, mb: float, work: Path) -> None:
             rates.append((mb / (time.perf_counter() - wall), mb / (time.process_time() - cpu)))
         return max(rates)
 
-    def raw() -> None:
-        with open(shard, "rb") as fh:
-            for line in io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(fh), 1 << 20):
-                orjson.loads(line)
-
-    raw_wall, raw_cpu = best(raw)
+    raw_wall, raw_cpu = best(lambda: decode_and_parse([shard]))
     print(f"one shard in-process ({mb:.0f} MB), best of 3; raw decode+parse {raw_wall:.0f} MB/s")
     threads = jsonl.ZSTD_WORKER_THREADS
     try:
