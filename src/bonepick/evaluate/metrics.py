@@ -3,12 +3,19 @@
 Every function returns plain Python values (floats, ints, lists, dicts) so the result can go
 straight into the results YAML. A metric that is undefined for the data (an AUC with one class
 present, a correlation with a constant input) is ``None``, never NaN.
+
+Everything here is NumPy, not scikit-learn or SciPy, on purpose: importing ``sklearn.metrics``
+takes about 1.0 s (it loads ``scipy.stats`` and pandas; ``scipy.stats`` alone 0.7 s) with warm
+bytecode on our machine, which was half the wall time of ``bonepick eval-fasttext`` on a
+5,000-document test set, and eval is a command people run in loops. Each function computes the
+same number as its scikit-learn / SciPy counterpart (named in its docstring), and
+``tests/unit/evaluate/test_metrics_oracle.py`` checks that against those libraries on random,
+tie-heavy and degenerate data.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,31 +33,74 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _quiet(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call a scikit-learn/scipy metric with its 'undefined' warnings silenced."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return func(*args, **kwargs)
+def binary_auc(positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float | None:
+    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present.
 
-
-def binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present."""
-    from sklearn.metrics import roc_auc_score
-
+    The Mann-Whitney form (tied scores count one half), which is exactly the area under the
+    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort
+    (``order``, the stable ascending argsort of ``score``, when the caller has it already).
+    """
     positive = np.asarray(positive, dtype=bool)
-    if positive.all() or not positive.any():
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
         return None
-    return _num(roc_auc_score(positive, score))
+    ranks = _average_ranks(np.asarray(score, dtype=np.float64), order)
+    return _num((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
-    """Average precision (area under the precision-recall curve); None without positives."""
-    from sklearn.metrics import average_precision_score
+def _average_ranks(values: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """1-based ranks, tied values sharing their average rank (``scipy.stats.rankdata``)."""
+    if order is None:
+        order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = ((starts + 1 + ends) / 2)[group]
+    return ranks
 
+
+def _class_counts(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """The confusion matrix (rows: true class, columns: predicted class)."""
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
+def _precision_recall_f1(
+    true_pos: np.ndarray, predicted: np.ndarray, support: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1 from counts of true positives, predictions and true members,
+    0 where undefined (scikit-learn's ``precision_recall_fscore_support``, ``zero_division=0``)."""
+    true_pos = np.asarray(true_pos, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(predicted > 0, true_pos / predicted, 0.0)
+        recall = np.where(support > 0, true_pos / support, 0.0)
+        denominator = predicted + support  # 2 tp + fp + fn
+        f1 = np.where(denominator > 0, 2 * true_pos / denominator, 0.0)
+    return precision, recall, f1
+
+
+def binary_average_precision(
+    positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
+) -> float | None:
+    """Average precision (area under the precision-recall curve); None without positives.
+
+    As scikit-learn's ``average_precision_score``: the sum over distinct score thresholds, from
+    the highest down, of the recall gained times the precision there.
+    """
     positive = np.asarray(positive, dtype=bool)
     if not positive.any() or positive.all():
         return None
-    return _num(average_precision_score(positive, score))
+    score = np.asarray(score, dtype=np.float64)
+    order = (np.argsort(score, kind="mergesort") if order is None else order)[::-1]
+    hits = positive[order]
+    # the last row of each run of equal scores: one threshold per distinct score
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
+    true_pos = np.cumsum(hits)[ends]
+    precision = true_pos / (ends + 1)
+    recall_gain = np.diff(np.r_[0, true_pos]) / true_pos[-1]
+    return _num(np.sum(recall_gain * precision))
 
 
 def mean_defined(values: Sequence[float | None], weights: Sequence[float] | None = None) -> float | None:
@@ -64,31 +114,105 @@ def mean_defined(values: Sequence[float | None], weights: Sequence[float] | None
     return _num(sum(v * w for v, w in pairs) / total)
 
 
-def correlations(score: np.ndarray, target: np.ndarray) -> dict[str, float | None]:
-    """Pearson, Spearman and Kendall (tau-b, which handles ties) of score against target."""
-    from scipy import stats
+def _pearson(x: np.ndarray, y: np.ndarray) -> float:
+    """Pearson's r of two non-constant float64 arrays (``scipy.stats.pearsonr``'s statistic)."""
+    xm = x - x.mean()
+    ym = y - y.mean()
+    r = np.dot(xm / np.linalg.norm(xm), ym / np.linalg.norm(ym))
+    return float(min(1.0, max(-1.0, r)))
 
+
+def _dense_ranks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(stable ascending order, 0-based dense rank of each value in that order)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    return order, np.cumsum(np.r_[False, ordered[1:] != ordered[:-1]])
+
+
+def _tied_pairs(dense: np.ndarray) -> int:
+    """Pairs of equal values among dense integer ranks."""
+    counts = np.bincount(dense).astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def _inversions(values: np.ndarray) -> int:
+    """Pairs i < j with values[i] > values[j] (non-negative integers), in O(n log² n).
+
+    Bottom-up merge sort on whole arrays: at width w every block of w values is sorted, and
+    each value of a right half counts the values of its left half that are greater, with one
+    ``searchsorted`` over all blocks at once (block number * (max + 1) + value as the key).
+    """
+    n = len(values)
+    if n < 2:
+        return 0
+    span = int(values.max()) + 1
+    current = values.astype(np.int64)
+    positions = np.arange(n, dtype=np.int64)
+    total = 0
+    width = 1
+    while width < n:
+        block = positions // (2 * width)
+        keys = block * span + current
+        right = (positions // width) % 2 == 1
+        left_keys = keys[~right]  # each left half is sorted, and blocks come in order
+        right_keys, right_block = keys[right], block[right]
+        greater_end = np.searchsorted(left_keys, (right_block + 1) * span, side="left")
+        greater_start = np.searchsorted(left_keys, right_keys, side="right")
+        total += int((greater_end - greater_start).sum())
+        current = np.sort(keys) - block * span  # blocks of 2 * width, each sorted
+        width *= 2
+    return total
+
+
+def _kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-b (``scipy.stats.kendalltau``'s statistic): concordant minus discordant
+    pairs over the geometric mean of the pairs not tied in x and not tied in y."""
+    n = len(x)
+    order, y_dense = _dense_ranks(y)
+    x, y_dense = x[order], y_dense
+    x_order, x_dense = _dense_ranks(x)  # stable: equal x keep y ascending
+    y_dense = y_dense[x_order]
+    discordant = _inversions(y_dense)
+    joint = np.r_[True, (x_dense[1:] != x_dense[:-1]) | (y_dense[1:] != y_dense[:-1]), True]
+    runs = np.diff(np.flatnonzero(joint)).astype(np.int64)
+    both_tied = int((runs * (runs - 1) // 2).sum())
+    x_tied, y_tied = _tied_pairs(x_dense), _tied_pairs(y_dense)
+    total = n * (n - 1) // 2
+    difference = total - x_tied - y_tied + both_tied - 2 * discordant
+    tau = difference / math.sqrt(total - x_tied) / math.sqrt(total - y_tied)
+    return min(1.0, max(-1.0, tau))
+
+
+def correlations(score: np.ndarray, target: np.ndarray) -> dict[str, float | None]:
+    """Pearson, Spearman (Pearson of average ranks) and Kendall (tau-b, which handles ties) of
+    score against target, as ``scipy.stats.pearsonr / spearmanr / kendalltau``."""
     score = np.asarray(score, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if len(score) < 2 or np.ptp(score) == 0 or np.ptp(target) == 0:
         return {"pearson": None, "spearman": None, "kendall": None}
     return {
-        "pearson": _num(_quiet(stats.pearsonr, score, target)[0]),
-        "spearman": _num(_quiet(stats.spearmanr, score, target)[0]),
-        "kendall": _num(_quiet(stats.kendalltau, score, target)[0]),
+        "pearson": _num(_pearson(score, target)),
+        "spearman": _num(_pearson(_average_ranks(score), _average_ranks(target))),
+        "kendall": _num(_kendall_tau_b(score, target)),
     }
 
 
 def error_metrics(prediction: np.ndarray, target: np.ndarray) -> dict[str, float | None]:
-    """MSE, RMSE, MAE and R² of a prediction on the target's scale."""
-    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
-
-    mse = float(mean_squared_error(target, prediction))
-    r2 = _quiet(r2_score, target, prediction) if np.ptp(target) > 0 else None
+    """MSE, RMSE, MAE and R² of a prediction on the target's scale (scikit-learn's
+    ``mean_squared_error``, ``mean_absolute_error``, ``r2_score``; R² None for a constant target)."""
+    prediction = np.asarray(prediction, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if not len(target):
+        return {"mse": None, "rmse": None, "mae": None, "r2": None}
+    error = target - prediction
+    mse = float(np.mean(error * error))
+    spread = target - target.mean()
+    total = float(np.dot(spread, spread))
+    r2 = 1.0 - float(np.dot(error, error)) / total if np.ptp(target) > 0 and total > 0 else None
     return {
         "mse": _num(mse),
         "rmse": _num(math.sqrt(mse)),
-        "mae": _num(mean_absolute_error(target, prediction)),
+        "mae": _num(np.mean(np.abs(error))),
         "r2": _num(r2),
     }
 
@@ -184,28 +308,27 @@ def classification_metrics(
     (for two classes the positive class probability, the second label; otherwise the top-label
     confidence); and ordinal metrics when the class names are numbers (see :func:`ordinal_metrics`).
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
-
     y_true = np.asarray(y_true, dtype=np.int64)
     proba = np.asarray(proba, dtype=np.float64)
     k = len(labels)
     if proba.ndim != 2 or proba.shape != (len(y_true), k):
         raise ValueError(f"probabilities of shape {proba.shape} do not match {len(y_true)} rows x {k} labels")
     y_pred = proba.argmax(axis=1)
-    indices = list(range(k))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=indices, zero_division=0
-    )
+    # NumPy rather than scikit-learn here: the same numbers without a second of imports per eval
+    confusion = _class_counts(y_true, y_pred, k)
+    support = confusion.sum(axis=1)
+    precision, recall, f1 = _precision_recall_f1(np.diag(confusion), confusion.sum(axis=0), support)
     per_class: dict[str, dict[str, Any]] = {}
     for i, label in enumerate(labels):
         positive = y_true == i
+        order = np.argsort(proba[:, i], kind="mergesort")  # one sort for both ranking metrics
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),
             "f1": _num(f1[i]),
             "support": int(support[i]),
-            "roc_auc": binary_auc(positive, proba[:, i]),
-            "average_precision": binary_average_precision(positive, proba[:, i]),
+            "roc_auc": binary_auc(positive, proba[:, i], order),
+            "average_precision": binary_average_precision(positive, proba[:, i], order),
         }
     weights = [float(s) for s in support]
     averages = {}
@@ -221,11 +344,11 @@ def classification_metrics(
         calibration = reliability(proba.max(axis=1), y_pred == y_true, n_bins)
         calibration["of"] = "top-label confidence"
     result: dict[str, Any] = {
-        "accuracy": _num(accuracy_score(y_true, y_pred)) if len(y_true) else None,
+        "accuracy": _num(np.mean(y_true == y_pred)) if len(y_true) else None,
         "macro": averages["macro"],
         "weighted": averages["weighted"],
         "per_class": per_class,
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=indices).tolist(),
+        "confusion_matrix": confusion.tolist(),
         "calibration": calibration,
     }
     values = ordinal_values(labels)
@@ -250,11 +373,9 @@ def ordinal_metrics(y_true: np.ndarray, proba: np.ndarray, values: Sequence[floa
     def mass_at_least(t: float) -> np.ndarray:
         return proba[:, values_arr >= t].sum(axis=1)
 
-    from sklearn.metrics import mean_absolute_error
-
     return {
-        "mae": _num(mean_absolute_error(truth, predicted)),
-        "mae_expected": _num(mean_absolute_error(truth, expected)),
+        "mae": _num(np.mean(np.abs(truth - predicted))) if len(truth) else None,
+        "mae_expected": _num(np.mean(np.abs(truth - expected))) if len(truth) else None,
         **{k: v for k, v in correlations(expected, truth).items() if k != "pearson"},
         "auc_at_least": auc_at_thresholds(mass_at_least, truth, thresholds),
     }
@@ -286,12 +407,13 @@ def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[s
     recall, F1, support, ROC-AUC, average precision; macro, weighted and micro averages; subset
     accuracy (every label right) and Hamming loss.
     """
-    from sklearn.metrics import accuracy_score, hamming_loss, precision_recall_fscore_support
-
-    y_true = np.asarray(y_true, dtype=np.int64)
+    y_true = np.asarray(y_true, dtype=np.int64).astype(bool)
     proba = np.asarray(proba, dtype=np.float64)
-    y_pred = (proba >= threshold).astype(np.int64)
-    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, zero_division=0)
+    y_pred = proba >= threshold
+    true_pos = (y_true & y_pred).sum(axis=0)
+    predicted = y_pred.sum(axis=0)
+    support = y_true.sum(axis=0)
+    precision, recall, f1 = _precision_recall_f1(true_pos, predicted, support)
     per_class = {}
     for i, label in enumerate(labels):
         per_class[str(label)] = {
@@ -310,12 +432,13 @@ def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[s
         }
         for name, w in (("macro", None), ("weighted", weights))
     }
-    micro_p, micro_r, micro_f1, _ = precision_recall_fscore_support(
-        y_true, y_pred, average="micro", zero_division=0
+    micro_p, micro_r, micro_f1 = (
+        float(v[0]) for v in _precision_recall_f1(true_pos.sum(keepdims=True), predicted.sum(), support.sum())
     )
+    wrong = y_true != y_pred
     return {
-        "subset_accuracy": _num(accuracy_score(y_true, y_pred)),
-        "hamming_loss": _num(hamming_loss(y_true, y_pred)),
+        "subset_accuracy": _num(1.0 - wrong.any(axis=1).mean()) if len(y_true) else None,
+        "hamming_loss": _num(wrong.mean()) if wrong.size else None,
         "threshold": threshold,
         "macro": averages["macro"],
         "weighted": averages["weighted"],
