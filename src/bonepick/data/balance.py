@@ -122,6 +122,7 @@ def balance_dataset(
                 thresholds=[thresholds[g] for g in mapping.tolist()] or [thresholds[0]],
                 labels_spill=spill_paths(spill_root, task)[1],
                 expected_rows=scans[task.index].rows,
+                sizes_spill=spill_paths(spill_root, task)[0] if scans[task.index].clean else None,
             )
         keep = KeepStep(seed, plans, "balanced away")
         keep.compression_level = compression_level

@@ -15,6 +15,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,11 @@ from bonepick.data.scan import ScanResult, ScanStep, spill_paths
 from bonepick.data.selection import KEY_CHUNK, KeyStream, Threshold, find_thresholds, read_spill
 from bonepick.data.sizes import amount_to_rows
 from bonepick.errors import DataError, UsageError
-from bonepick.io.blocks import iter_blocks, write_rows_raw
+from bonepick.io.blocks import iter_blocks
 from bonepick.io.dataset import SPLIT_NAMES, discover_datasets
 from bonepick.io.jsonl import ShardWriter
 from bonepick.io.shards import OUTPUT_SUFFIX
+from bonepick.io.spans import RowReader, RowRun
 from bonepick.pipeline import LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask, Step
 from bonepick.pipeline.executor import STATE_DIR
 
@@ -83,6 +85,23 @@ def _row_splits(plan: SourcePlan, keys: np.ndarray, shard: int, first_row: int) 
     return codes
 
 
+class _ListRows:
+    """A block's rows (lines without newlines) with the interface of :class:`RowRun`."""
+
+    def __init__(self, rows: list[bytes]) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, keep: np.ndarray) -> tuple[bytes, int]:
+        chosen = list(compress(self.rows, keep.tolist()))
+        return (b"\n".join([*chosen, b""]) if chosen else b""), len(chosen)
+
+
+_NEVER = 1 << 62
+
+
 class ReshardStep(Step):
     """Writes the output files whose first row lies in the task's shard (see the module doc)."""
 
@@ -90,10 +109,18 @@ class ReshardStep(Step):
     resumable = False
     compression_level: int | None = None
 
-    def __init__(self, seed: int, scan_tasks: list[ShardTask], sources: dict[int, SourcePlan]) -> None:
+    def __init__(
+        self,
+        seed: int,
+        scan_tasks: list[ShardTask],
+        sources: dict[int, SourcePlan],
+        sizes_spills: dict[int, Path | None] | None = None,
+    ) -> None:
         self.seed = seed
         self.scan_tasks = scan_tasks
         self.sources = sources
+        #: per scan task, the row sizes of a clean shard (read by offset), else None
+        self.sizes_spills = sizes_spills or {}
 
     def run(self, task: ShardTask, stats: ShardStats) -> None:
         pending: dict[str, list[OutputFile]] = {}
@@ -122,11 +149,20 @@ class ReshardStep(Step):
     ) -> None:
         """Write this shard's rows that belong to pending files; stop after the last one needed."""
         stop_row = max(
-            (f.last[1] if f.last[0] == shard else 1 << 62 for fs in pending.values() for f in fs if f.last),
+            (f.last[1] if f.last[0] == shard else _NEVER for fs in pending.values() for f in fs if f.last),
             default=-1,
         )
         scan_task = self.scan_tasks[shard]
         stream = KeyStream(self.seed, scan_task.key)
+        sizes_spill = self.sizes_spills.get(shard)
+        if sizes_spill is not None:
+            sizes = read_spill(sizes_spill)
+            with RowReader(scan_task.input, sizes) as reader:
+                for run in reader.runs(stop_row + 1):
+                    self._maybe_dispatch(
+                        run, stream.next(len(run)), shard, run.first_row, pending, writers, stats
+                    )
+            return
         row = 0
         for block in iter_blocks(scan_task.input):
             rows = block.rows
@@ -134,15 +170,14 @@ class ReshardStep(Step):
                 rows = rows[: stop_row + 1 - row]
             if rows:
                 keys = stream.next(len(rows))
-                if any(f.first <= (shard, row + len(rows) - 1) for fs in pending.values() for f in fs[:1]):
-                    self._dispatch(rows, keys, shard, row, pending, writers, stats)
+                self._maybe_dispatch(_ListRows(rows), keys, shard, row, pending, writers, stats)
                 row += len(rows)
             if row > stop_row:
                 return
 
-    def _dispatch(
+    def _maybe_dispatch(
         self,
-        batch: list[bytes],
+        batch: RowRun | _ListRows,
         keys: np.ndarray,
         shard: int,
         first_row: int,
@@ -150,65 +185,64 @@ class ReshardStep(Step):
         writers: dict[str, ShardWriter],
         stats: ShardStats,
     ) -> None:
-        plan = self.sources[shard]
-        if plan.cut is None:
-            self._dispatch_runs(batch, shard, first_row, pending.get(plan.split), plan.split, writers, stats)
-            return
-        splits = _row_splits(plan, keys, shard, first_row).tolist()
-        for offset, raw in enumerate(batch):
-            name = _SPLIT_OF_CODE[splits[offset]]
-            queue = pending.get(name)
-            if not queue:
-                continue
-            current = queue[0]
-            position = (shard, first_row + offset)
-            assert current.first is not None and current.last is not None
-            if position < current.first:
-                continue  # an earlier task owns this row
-            writer = writers.get(name)
-            if writer is None:
-                writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
-            writer.write_line(raw + b"\n")
-            stats.read(1, len(raw) + 1)
-            stats.wrote()
-            if position == current.last:
-                writer.close()
-                del writers[name]
-                queue.pop(0)
+        """Skip the batch when no pending file has started by its last row."""
+        last = (shard, first_row + len(batch) - 1)
+        if any(fs[0].first <= last for fs in pending.values() if fs and fs[0].first is not None):
+            self._dispatch(batch, keys, shard, first_row, pending, writers, stats)
 
-    def _dispatch_runs(
+    def _dispatch(
         self,
-        batch: list[bytes],
+        batch: RowRun | _ListRows,
+        keys: np.ndarray,
         shard: int,
         first_row: int,
-        queue: list[OutputFile] | None,
-        name: str,
+        pending: dict[str, list[OutputFile]],
         writers: dict[str, ShardWriter],
         stats: ShardStats,
     ) -> None:
-        """The common case, one split per shard: each file takes a contiguous run of the batch."""
-        end_row = first_row + len(batch)  # exclusive
-        while queue:
-            current = queue[0]
-            assert current.first is not None and current.last is not None
-            start = current.first[1] if current.first[0] == shard else 0
-            if current.first[0] > shard:
-                return
-            stop = current.last[1] + 1 if current.last[0] == shard else end_row
-            start, stop = max(start, first_row), min(stop, end_row)
-            if start >= end_row:
-                return
-            writer = writers.get(name)
-            if writer is None:
-                writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
-            stats.read(stop - start, write_rows_raw(writer, batch[start - first_row : stop - first_row]))
-            stats.wrote(stop - start)
-            if current.last == (shard, stop - 1):
+        """Hand each row of the batch to the file it belongs to: per split, the files of the
+        split's queue take consecutive row ranges."""
+        plan = self.sources[shard]
+        rows = np.arange(first_row, first_row + len(batch))
+        if plan.cut is None:
+            masks: dict[str, np.ndarray | None] = {plan.split: None}
+        else:
+            codes = _row_splits(plan, keys, shard, first_row)
+            masks = {name: codes == code for name, code in SPLIT_CODES.items()}
+        last_row = first_row + len(batch) - 1
+        for name, mask in masks.items():
+            queue = pending.get(name)
+            while queue:
+                current = queue[0]
+                assert current.first is not None and current.last is not None
+                lo = (
+                    -1
+                    if current.first[0] < shard
+                    else (current.first[1] if current.first[0] == shard else _NEVER)
+                )
+                hi = _NEVER if current.last[0] > shard else current.last[1]
+                if lo > last_row:
+                    break  # the file starts further on
+                keep = (rows >= lo) & (rows <= hi)
+                if mask is not None:
+                    keep &= mask
+                data, count = batch.take(keep)
+                if count:
+                    writer = writers.get(name)
+                    if writer is None:
+                        writer = writers[name] = ShardWriter(current.path, level=self.compression_level)
+                    writer.write_block(data, count)
+                    stats.read(count, len(data))
+                    stats.wrote(count)
+                if hi > last_row:
+                    break  # the file goes on in the next batch
+                writer = writers.pop(name, None)
+                if writer is None:  # a file whose rows were all in earlier batches cannot end here
+                    raise DataError(
+                        "the input changed while it was being resharded", self.scan_tasks[shard].input
+                    )
                 writer.close()
-                del writers[name]
                 queue.pop(0)
-                continue
-            return
 
 
 def _file_name(index: int, num_files: int) -> str:
@@ -342,14 +376,17 @@ def reshard_dataset(
             key=lambda f: (f.first, SPLIT_NAMES.index(f.split)),
         )
         empty = [f for split_files in files.values() for f in split_files if f.first is None]
-        target_tasks = max(len({f.first[0] for f in started}), 2 * executor.num_proc)
-        per_task = max(1, -(-len(started) // target_tasks)) if started else 1
         groups: list[list[OutputFile]] = []
-        for f in started:
-            if groups and groups[-1][0].first[0] == f.first[0] and len(groups[-1]) < per_task:
-                groups[-1].append(f)
-            else:
-                groups.append([f])
+        if executor.num_proc == 1 and started:
+            groups = [started]  # one reader front to back: every input byte decoded once
+        else:
+            target_tasks = max(len({f.first[0] for f in started}), 2 * executor.num_proc)
+            per_task = max(1, -(-len(started) // target_tasks)) if started else 1
+            for f in started:
+                if groups and groups[-1][0].first[0] == f.first[0] and len(groups[-1]) < per_task:
+                    groups[-1].append(f)
+                else:
+                    groups.append([f])
         write_tasks = [
             ShardTask(
                 index=number,
@@ -364,7 +401,10 @@ def reshard_dataset(
         for f in empty:
             with ShardWriter(f.path, level=compression_level):
                 pass
-        step = ReshardStep(seed, scan_tasks, sources)
+        sizes_spills = {
+            t.index: spill_paths(spill_root, t)[0] if scans[t.index].clean else None for t in scan_tasks
+        }
+        step = ReshardStep(seed, scan_tasks, sources, sizes_spills)
         step.compression_level = compression_level
         summary = executor.run(step, write_tasks, output_dir, "reshard") if write_tasks else scan
     finally:

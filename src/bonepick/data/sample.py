@@ -99,7 +99,14 @@ def sample_dataset(
                 return read_spill(spill_paths(spill_root, task)[0])
 
         [threshold] = find_thresholds(lambda: sweep_chunks(seed, tasks, rows, None, weights_of), [budget], 1)
-        plans = {t.key: KeepPlan(thresholds=[threshold], expected_rows=rows[t.index]) for t in tasks}
+        plans = {
+            t.key: KeepPlan(
+                thresholds=[threshold],
+                expected_rows=rows[t.index],
+                sizes_spill=spill_paths(spill_root, t)[0] if scans[t.index].clean else None,
+            )
+            for t in tasks
+        }
         keep = KeepStep(seed, plans, "not sampled")
         keep.compression_level = compression_level
         settings = {

@@ -24,6 +24,7 @@ from bonepick.data.selection import KEY_CHUNK, KeyStream, Spill, Threshold, read
 from bonepick.errors import DataError
 from bonepick.io.blocks import Block, iter_blocks, select, write_rows_raw
 from bonepick.io.jsonl import ShardWriter
+from bonepick.io.spans import RowReader
 from bonepick.pipeline import ShardStats, ShardTask, Step
 
 BYTES_OUT = "bytes_out"  # stats.extra key: bytes of the lines written
@@ -37,6 +38,8 @@ class ScanResult:
     bytes: int = 0
     labels: list[str] = field(default_factory=list)  # label of each code, in code order
     label_counts: list[int] = field(default_factory=list)
+    #: every physical line is a row (no blank line), so pass 2 can read rows by their sizes
+    clean: bool = True
 
 
 def spill_paths(root: Path, task: ShardTask) -> tuple[Path, Path]:
@@ -67,6 +70,8 @@ class ScanStep(Step):
                 sizes.extend(block_sizes)
                 nbytes = int(block_sizes.sum())
                 stats.read(len(parsed), nbytes)
+                if len(block.rows) != len(block.lines):
+                    result.clean = False
                 result.rows += len(parsed)
                 result.bytes += nbytes
                 if labels is not None:
@@ -151,6 +156,9 @@ class KeepPlan:
     thresholds: list[Threshold] | None = None
     labels_spill: Path | None = None
     expected_rows: int | None = None
+    #: the row sizes of a clean shard (see :mod:`bonepick.io.spans`): rows are then cut out by
+    #: offset instead of splitting lines
+    sizes_spill: Path | None = None
 
 
 class KeepStep(Step):
@@ -188,13 +196,8 @@ class KeepStep(Step):
         codes = read_spill(plan.labels_spill) if plan.labels_spill is not None else None
         stream = KeyStream(self.seed, task.key)
         shard = task.index
-        seen = 0
-        for block in iter_blocks(task.input):
-            rows = block.rows
-            count = len(rows)
-            if not count:
-                continue
-            stats.read(count, sum(map(len, rows)) + count)
+
+        def keep_mask(seen: int, count: int) -> np.ndarray:
             keys = stream.next(count)
             if codes is not None:
                 if seen + count > len(codes):
@@ -204,12 +207,37 @@ class KeepStep(Step):
             else:
                 tk, ts, tr = thr_key[0], thr_shard[0], thr_row[0]
             index = np.arange(seen, seen + count)
-            keep = (keys < tk) | ((keys == tk) & ((shard < ts) | ((shard == ts) & (index <= tr))))
-            chosen = select(rows, keep.tolist())
-            stats.add(BYTES_OUT, write_rows_raw(writer, chosen))
-            stats.wrote(len(chosen))
-            if count - len(chosen):
-                stats.skip(self.skip_reason, count - len(chosen))
+            return (keys < tk) | ((keys == tk) & ((shard < ts) | ((shard == ts) & (index <= tr))))
+
+        seen = 0
+        if plan.sizes_spill is not None:
+            sizes = read_spill(plan.sizes_spill)
+            if plan.expected_rows is not None and len(sizes) != plan.expected_rows:
+                raise DataError("the shard changed while it was being processed", task.input)
+            with RowReader(task.input, sizes) as reader:
+                for run in reader.runs():
+                    count = len(run)
+                    stats.read(count, len(run.data))
+                    data, kept = run.take(keep_mask(seen, count))
+                    if kept:
+                        writer.write_block(data, kept)
+                    self._count(stats, count, kept, len(data))
+                    seen += count
+            return
+        for block in iter_blocks(task.input):
+            rows = block.rows
+            count = len(rows)
+            if not count:
+                continue
+            stats.read(count, sum(map(len, rows)) + count)
+            chosen = select(rows, keep_mask(seen, count).tolist())
+            self._count(stats, count, len(chosen), write_rows_raw(writer, chosen))
             seen += count
         if plan.expected_rows is not None and seen != plan.expected_rows:
             raise DataError("the shard changed while it was being processed", task.input)
+
+    def _count(self, stats: ShardStats, count: int, kept: int, nbytes: int) -> None:
+        stats.add(BYTES_OUT, nbytes)
+        stats.wrote(kept)
+        if count - kept:
+            stats.skip(self.skip_reason, count - kept)
