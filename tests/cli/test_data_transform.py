@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from bonepick.io import read_rows, write_rows
+from bonepick.io.jsonl import iter_lines
 from tests.conftest import BROWN, SPAM
 
 
@@ -71,3 +72,30 @@ def test_errors_name_file_line_and_expression(cli, tmp_path: Path) -> None:
     assert "invalid jq expression" in result.output
     result = _transform(cli, SPAM, tmp_path / "x", expect=1)
     assert "nothing to do" in result.output
+
+
+def test_new_keys_are_spliced_onto_rows_of_any_shape(cli, tmp_path: Path) -> None:
+    """Rows keep their own bytes with the new keys appended, whatever their spacing, line ends
+    or key order; a key the row already has is replaced where it stands."""
+    source = tmp_path / "in" / "train" / "a.jsonl"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(
+        b'{"label": "spam", "text": "caf\\u00e9"}\r\n'
+        b'{"text":"b","label":"ham","score":7}\n'
+        b"{}\n"
+        b'{"label":"ham"}   \n'
+        b'{"text":"d","label":"spam"}'
+    )
+    out = tmp_path / "out"
+    _transform(cli, tmp_path / "in", out, "-l", '{score: (if .label == "spam" then 0 else 1 end)}')
+    rows = _rows(out, "train")
+    assert rows == [
+        {"label": "spam", "text": "café", "score": 0},
+        {"text": "b", "label": "ham", "score": 1},
+        {"score": 1},
+        {"label": "ham", "score": 1},
+        {"text": "d", "label": "spam", "score": 0},
+    ]
+    assert [list(r) for r in rows][1] == ["text", "label", "score"]  # replaced in place
+    first_line = next(iter_lines(out / "train" / "a.jsonl.zst"))[1]
+    assert first_line == b'{"label": "spam", "text": "caf\\u00e9","score":0}\n'  # the row's own bytes

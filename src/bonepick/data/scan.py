@@ -100,6 +100,11 @@ class ScanStep(Step):
             values = [row.get(key) for row in parsed]
             if None not in values and all(type(v) is str for v in values):
                 return values  # type: ignore[return-value]
+        batch = expression.all_batch(parsed)  # one jq run per distinct input (see jq_fields)
+        if batch is not None and all(batch):
+            firsts = [values[0] for values in batch]
+            if all(type(v) is str for v in firsts):
+                return firsts
         out = []
         for index, row in enumerate(parsed):
             try:

@@ -64,3 +64,19 @@ def test_batched_jq_matches_row_by_row() -> None:
         assert expression.all_batch(rows) == [Expression(source).all(row) for row in rows]
     # a failing row makes the batch give up, so the caller can name the row
     assert ProjectedExpression(".score + .label").all_batch(rows) is None
+
+
+def test_memoized_batches_keep_value_types_apart() -> None:
+    """Equal projected inputs share one jq run; 1, 1.0, true, -0.0, a missing field, lists and
+    dicts must still be told apart, and impure expressions are never remembered."""
+    values = [1, 1.0, True, -0.0, 0.0, None, "1", [1, 2], {"a": 1}, [1, 2], 1, "1", True]
+    rows = [{"x": v, "other": i} for i, v in enumerate(values)] + [{"other": 99}]
+    for source in ("{t: (.x | type), v: .x}", "{s: (.x | tostring)}", "[.x, .x]"):
+        expression = ProjectedExpression(source)
+        assert expression.memoized
+        for _ in range(2):  # the second batch is answered from the memory
+            assert expression.all_batch(rows) == [Expression(source).all(row) for row in rows]
+    two = ProjectedExpression("{k: (.x | tostring), o: .other}")
+    assert two.all_batch(rows) == [Expression(two.source).all(row) for row in rows]
+    assert not ProjectedExpression("{t: (.x | now)}").memoized
+    assert not ProjectedExpression("{t: input_line_number}").memoized
