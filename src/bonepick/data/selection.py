@@ -163,11 +163,11 @@ class Spill:
 
     def extend(self, values: list[int] | np.ndarray) -> None:
         self._flush()
-        np.asarray(values, dtype="<u4").tofile(self._file)
+        self._file.write(np.asarray(values, dtype="<u4").tobytes())  # tofile() flushes every call
 
     def _flush(self) -> None:
         if self._buffer:
-            np.asarray(self._buffer, dtype="<u4").tofile(self._file)
+            self._file.write(np.asarray(self._buffer, dtype="<u4").tobytes())
             self._buffer.clear()
 
     def close(self) -> None:
