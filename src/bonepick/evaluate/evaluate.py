@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -23,11 +23,13 @@ from bonepick.data.expressions import Expression, label_to_str
 from bonepick.errors import DataError, ModelError, UsageError
 from bonepick.evaluate import metrics as M
 from bonepick.evaluate.results import Signature, results_path, write_results
-from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext, resolve_sources
+from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext_blocks, resolve_sources
 from bonepick.io.jsonl import iter_lines, parse_line
 from bonepick.models.base import Classifier
 from bonepick.models.card import ModelCard
-from bonepick.pipeline.progress import NullProgress, ProgressSink
+
+if TYPE_CHECKING:  # the pipeline package (executors, ...) is not needed to evaluate
+    from bonepick.pipeline.progress import ProgressSink
 
 DEFAULT_BATCH_SIZE = 2048
 
@@ -211,8 +213,16 @@ class _LabelEncoder:
         if self.task != "classification":
             pairs = [self.encode(v, p, n) for v, p, n in zip(values, paths, lines, strict=True)]
             return [pair[0] for pair in pairs], [pair[1] for pair in pairs]
+        try:  # the common case: every value a class name (a fastText file, a string label field)
+            index = self.index
+            encoded = [index[value] for value in values if value.__class__ is str]
+        except KeyError:
+            pass
+        else:
+            if len(encoded) == len(values):
+                return encoded, list(values)  # a class name is its own canonical label
         cache = self._cache
-        encoded: list[Any] = []
+        encoded = []
         canonical: list[Any] = []
         for value, path, line in zip(values, paths, lines, strict=True):
             # 1, 1.0, True and "1" are told apart by their type
@@ -271,19 +281,23 @@ class _Batch:
     values: list[Any] = field(default_factory=list)
 
 
-def _source_rows(
-    source: Source, text_expr: Expression, label_expr: Expression
-) -> Iterator[tuple[int, str, Any, int]]:
-    """(line, text, label value, bytes) for every row of one file."""
+def _source_blocks(
+    source: Source, text_expr: Expression, label_expr: Expression, size: int
+) -> Iterator[tuple[list[int], list[str], list[Any], int]]:
+    """(line numbers, texts, label values, bytes) of up to ``size`` consecutive rows of one file."""
     path = source.path
     if source.format == "fasttext":
-        for line, labels, text, size in iter_fasttext(path):
-            yield line, text, labels if len(labels) > 1 else labels[0], size
+        for numbers, labels, texts, chars in iter_fasttext_blocks(path, size):
+            yield numbers, texts, labels, chars
         return
     # a one-level field (".text") is read straight from the row; anything else, or a value that
     # is missing or of the wrong type, goes through the expression (and its file:line errors)
     text_key, label_key = text_expr.field, label_expr.field
     loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    numbers: list[int] = []
+    texts: list[str] = []
+    values: list[Any] = []
+    nbytes = 0
     for line, raw in iter_lines(path):
         try:
             row = loads(raw)
@@ -297,7 +311,15 @@ def _source_rows(
         value = row.get(label_key) if label_key else None
         if value is None:
             value = label_expr.first(row, path, line)
-        yield line, text, value, len(raw)
+        numbers.append(line)
+        texts.append(text)
+        values.append(value)
+        nbytes += len(raw)
+        if len(numbers) >= size:
+            yield numbers, texts, values, nbytes
+            numbers, texts, values, nbytes = [], [], [], 0
+    if numbers:
+        yield numbers, texts, values, nbytes
 
 
 def _iter_batches(
@@ -318,20 +340,20 @@ def _iter_batches(
             batch = None
         if batch is None:
             batch = _Batch(prepared)
-        path, nbytes, pending = source.path, 0, 0
-        for line, text, value, size in _source_rows(source, text_expr, label_expr):
-            batch.paths.append(path)
-            batch.lines.append(line)
-            batch.texts.append(text)
-            batch.values.append(value)
-            nbytes += size
-            pending += 1
-            if len(batch.texts) >= batch_size:
-                progress.rows(pending, nbytes)
-                pending = nbytes = 0
-                yield batch
-                batch = _Batch(prepared)
-        progress.rows(pending, nbytes)
+        path = source.path
+        for numbers, texts, values, nbytes in _source_blocks(source, text_expr, label_expr, batch_size):
+            progress.rows(len(numbers), nbytes)
+            start = 0
+            while start < len(numbers):
+                end = start + batch_size - len(batch.texts)
+                batch.paths.extend([path] * len(numbers[start:end]))
+                batch.lines.extend(numbers[start:end])
+                batch.texts.extend(texts[start:end])
+                batch.values.extend(values[start:end])
+                start = end
+                if len(batch.texts) >= batch_size:
+                    yield batch
+                    batch = _Batch(prepared)
         progress.shard_done()
     if batch is not None and batch.texts:
         yield batch
@@ -369,7 +391,10 @@ def evaluate_model(
         model = load_model(model_dir, card)
     preparer = model.text_preparer(card.normalizer, card.max_length)
     load_seconds = time.perf_counter() - started
-    progress = progress or NullProgress()
+    if progress is None:
+        from bonepick.pipeline.progress import NullProgress
+
+        progress = NullProgress()
 
     signature = Signature()
     truth: list[Any] = []
@@ -384,7 +409,10 @@ def evaluate_model(
             truth.extend(encoded)
             signature.add_batch(batch.texts, canonical)
             t0 = time.perf_counter()
-            out = _predict(model, batch.texts if batch.prepared else preparer.batch(batch.texts))
+            if batch.prepared:
+                out = _predict(model, batch.texts, lines=True)
+            else:
+                out = _predict(model, preparer.batch(batch.texts))
             predict_seconds += time.perf_counter() - t0
             chunks.append(_checked(out, len(batch.texts), card))
     finally:
@@ -420,8 +448,11 @@ def evaluate_model(
     )
 
 
-def _predict(model: Classifier, prepared: list[str]) -> np.ndarray:
-    out = model.predict_prepared(prepared)
+def _predict(model: Classifier, prepared: list[str], lines: bool = False) -> np.ndarray:
+    """The model's predictions; ``lines``: the texts are lines of a fastText file, which a
+    fastText model reads as they are (``predict_fasttext_lines``), any other as prepared text."""
+    predict = getattr(model, "predict_fasttext_lines", None) if lines else None
+    out = (predict or model.predict_prepared)(prepared)
     return np.asarray(out, dtype=np.float32)
 
 

@@ -52,7 +52,7 @@ def binary_auc(positive: np.ndarray, score: np.ndarray, order: np.ndarray | None
 def _average_ranks(values: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """1-based ranks, tied values sharing their average rank (``scipy.stats.rankdata``)."""
     if order is None:
-        order = np.argsort(values, kind="mergesort")
+        order = np.argsort(values)  # any order of tied values gives them the same average
     ordered = values[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     ends = np.r_[starts[1:], len(values)]
@@ -93,7 +93,7 @@ def binary_average_precision(
     if not positive.any() or positive.all():
         return None
     score = np.asarray(score, dtype=np.float64)
-    order = (np.argsort(score, kind="mergesort") if order is None else order)[::-1]
+    order = (np.argsort(score) if order is None else order)[::-1]
     hits = positive[order]
     # the last row of each run of equal scores: one threshold per distinct score
     ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
@@ -321,7 +321,7 @@ def classification_metrics(
     per_class: dict[str, dict[str, Any]] = {}
     for i, label in enumerate(labels):
         positive = y_true == i
-        order = np.argsort(proba[:, i], kind="mergesort")  # one sort for both ranking metrics
+        order = np.argsort(proba[:, i])  # one sort for both ranking metrics (tie order is irrelevant)
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),

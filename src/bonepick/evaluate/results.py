@@ -49,18 +49,20 @@ class Signature:
 
     def add_batch(self, texts: Sequence[str], labels: Sequence[Any]) -> None:
         """:meth:`add` for every pair, with a string label's JSON made once per batch."""
-        suffixes: dict[str, bytes] = {}
-        blake2b, digests = hashlib.blake2b, self._digests
+        blake2b = hashlib.blake2b
+        if all(label.__class__ is str for label in labels):
+            suffixes = {label: b"\x00" + _label_json(label) for label in set(labels)}
+            self._digests += b"".join(
+                [
+                    blake2b(
+                        text.encode("utf-8", "surrogatepass") + suffixes[label], digest_size=_ROW_DIGEST
+                    ).digest()
+                    for text, label in zip(texts, labels, strict=True)
+                ]
+            )
+            return
         for text, label in zip(texts, labels, strict=True):
-            if type(label) is str:
-                suffix = suffixes.get(label)
-                if suffix is None:
-                    suffix = suffixes[label] = b"\x00" + _label_json(label)
-            else:
-                suffix = b"\x00" + _label_json(label)
-            digests += blake2b(
-                text.encode("utf-8", "surrogatepass") + suffix, digest_size=_ROW_DIGEST
-            ).digest()
+            self.add(text, label)
 
     def __len__(self) -> int:
         return len(self._digests) // _ROW_DIGEST

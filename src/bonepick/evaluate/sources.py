@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice, repeat
 from pathlib import Path
 from typing import Any
 
@@ -102,15 +103,57 @@ def iter_fasttext(path: Path) -> Iterator[tuple[int, list[str], str, int]]:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            labels, text = parse_fasttext_line(line)
-            if not labels:
-                raise DataError(
-                    "line has no __label__ prefix",
-                    path,
-                    number,
-                    hint="fastText lines look like `__label__x text`",
-                )
-            yield number, labels, text, len(line)
+            yield number, *_parsed(line, path, number), len(line)
+
+
+def _parsed(line: str, path: Path, number: int) -> tuple[list[str], str]:
+    labels, text = parse_fasttext_line(line)
+    if not labels:
+        raise DataError(
+            "line has no __label__ prefix",
+            path,
+            number,
+            hint="fastText lines look like `__label__x text`",
+        )
+    return labels, text
+
+
+def iter_fasttext_blocks(path: Path, size: int) -> Iterator[tuple[list[int], list[Any], list[str], int]]:
+    """The rows of :func:`iter_fasttext` in blocks of up to ``size`` lines: (line numbers,
+    labels, texts, characters), where a label is a string, or a list of the names on a line
+    with several.
+
+    A block whose every line is ``__label__x text`` (one label, then a space) is split with one
+    ``partition`` per line in list comprehensions; any other block is parsed line by line.
+    Both give what :func:`parse_fasttext_line` gives.
+    """
+    cut = len(FASTTEXT_PREFIX)
+    with open(path, encoding="utf-8", errors="surrogateescape") as handle:
+        first = 1
+        while block := list(islice(handle, size)):
+            heads, seps, rests = zip(*[line.partition(" ") for line in block], strict=True)
+            if (
+                "" not in seps
+                and all(map(str.startswith, heads, repeat(FASTTEXT_PREFIX)))
+                and not any(map(str.startswith, rests, repeat(FASTTEXT_PREFIX)))
+            ):
+                numbers = list(range(first, first + len(block)))
+                labels: list[Any] = [head[cut:] for head in heads]
+                texts = [rest.rstrip("\n") for rest in rests]
+                chars = sum(map(len, block))
+            else:
+                numbers, labels, texts, chars = [], [], [], 0
+                for number, line in enumerate(block, start=first):
+                    if not line.strip():
+                        continue
+                    names, text = _parsed(line, path, number)
+                    numbers.append(number)
+                    labels.append(names if len(names) > 1 else names[0])
+                    texts.append(text)
+                    chars += len(line)
+            first += len(block)
+            if numbers:
+                yield numbers, labels, texts, chars
 
 
 def describe(sources: Sequence[Source]) -> dict[str, Any]:

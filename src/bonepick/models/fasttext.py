@@ -230,7 +230,16 @@ class FastTextClassifier(Classifier):
         # one_line() leaves no newline inside, so the bindings' multilinePredict is called directly
         # (what model.predict(list) does after checking every text for one); the trailing newline
         # is fastText's end-of-line token, part of every prediction's input
-        lines = [one_line(text) + "\n" for text in texts]
+        return self._probabilities([one_line(text) + "\n" for text in texts])
+
+    def predict_fasttext_lines(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities for texts read from the lines of a fastText-format file (labels cut
+        off): fastText reads them as they are, as it read its training file, so they skip
+        :func:`one_line` (eval of a converted ``test.txt`` goes through here)."""
+        return self._probabilities([text + "\n" for text in texts])
+
+    def _probabilities(self, lines: list[str]) -> np.ndarray:
+        """The (rows, labels) probability matrix of newline-terminated single lines."""
         out = np.zeros((len(lines), len(self._column)), dtype=np.float32)
         if not lines:
             return out
