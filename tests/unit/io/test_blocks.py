@@ -40,3 +40,25 @@ def test_blank_lines_crlf_and_error_line_numbers(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"x\.jsonl:2: expected a JSON object"):
         for block in iter_blocks(path):
             block.parse()
+
+
+def test_read_ahead_stops_cleanly_and_reports_corrupt_input(tmp_path: Path) -> None:
+    """The next chunk is decoded on a background thread: leaving early must wait for it and
+    close the file, and a decoding error must still name the shard."""
+    shard = SPAM / "train" / "part_01.jsonl.zst"
+    blocks = iter_blocks(shard, block_bytes=4096)
+    first = next(blocks)
+    blocks.close()  # the pending read finishes before the stream closes
+    assert (
+        first.rows
+        == [raw for block in iter_blocks(shard, block_bytes=4096) for raw in block.rows][: len(first.rows)]
+    )
+    broken = tmp_path / "broken.jsonl.zst"
+    data = shard.read_bytes()
+    middle = len(data) // 2
+    broken.write_bytes(
+        data[:middle] + bytes(b ^ 0x5A for b in data[middle : middle + 64]) + data[middle + 64 :]
+    )
+    with pytest.raises(DataError, match="broken.jsonl.zst.*cannot decompress"):
+        for _ in iter_blocks(broken, block_bytes=4096):
+            pass
