@@ -220,6 +220,7 @@ class _Profile:
 
 
 _PLAIN = re.compile(r"[\t\n\r -~]*")
+_NOT_PLAIN = re.compile(r"[^\t\n\r -~]")
 # the byte-level form of plain text (bytes that are not printable ASCII are shifted to U+0100+)
 _BYTE_LEVEL = str.maketrans({" ": "\u0120", "\t": "\u0109", "\n": "\u010a", "\r": "\u010d"})
 
@@ -293,7 +294,7 @@ class TokenRenderer:
             added = {t.content for t in tokenizer.get_added_tokens_decoder().values()}
             self._whole = {token: table[index] for token, index in vocab.items() if token not in added}
         self._chunks: dict[str, str] = {}
-        self._cold = True  # see _render_chunked
+        self._cold = [True, True]  # chunk cache, plain pre-token cache: see _render_cached
         self._parts: dict[str, str] = {}
         self._pretokens: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -385,37 +386,84 @@ class TokenRenderer:
         lookup = parts.__getitem__
         self._chunks.update(zip(chunks, [" ".join(map(lookup, p)) for p in part_lists], strict=True))
 
-    def _render_chunked(self, texts: list[str]) -> list[str]:
-        """Each text rendered from the chunk cache, the missing chunks rendered together first.
+    def _fill_pretokens(self, piece_lists: list[list[str]]) -> int:
+        """Render every plain-text pre-token of ``piece_lists`` not cached yet; the number rendered."""
+        cache = self._pretokens
+        wanted = set(chain.from_iterable(piece_lists))
+        missing = wanted.difference(cache)
+        if not missing:
+            return 0
+        if len(cache) + len(missing) > self.cache_size:  # bounded memory: start afresh
+            cache.clear()
+            missing = wanted
+        pieces = list(missing)
+        cache.update(zip(pieces, self._render_singles(pieces), strict=True))
+        return len(pieces)
 
-        Two ways to find the missing chunks, whichever is cheaper for the state of the cache:
-        while many chunks are new (a cold cache: the start of a job), the set of the batch's
-        chunks minus the cache; once most are cached, a C-level ``join`` per text straight away,
-        and the set way only for the few texts where a lookup failed.
+    def _render_chunked(self, texts: list[str]) -> list[str]:
+        """Each text rendered from the caches. A plain text (printable ASCII, tabs, line breaks:
+        most real text) is cut straight into its pre-tokens by the profile's regex, each rendered
+        once and cached; any other text is cut into chunks (see :meth:`_fill_chunks`)."""
+        assert self.profile is not None
+        pretokens = self.profile.pretokens
+        if pretokens is None:
+            return self._render_cached(texts, _CHUNK.findall, self._chunks, self._fill_chunks, 0)
+        odd = list(map(_NOT_PLAIN.search, texts))
+        if not any(odd):
+            return self._render_cached(texts, pretokens.findall, self._pretokens, self._fill_pretokens, 1)
+        plain = [i for i, o in enumerate(odd) if o is None]
+        other = [i for i, o in enumerate(odd) if o is not None]
+        out = list(texts)
+        if plain:
+            rendered = self._render_cached(
+                [texts[i] for i in plain], pretokens.findall, self._pretokens, self._fill_pretokens, 1
+            )
+            for i, text in zip(plain, rendered, strict=True):
+                out[i] = text
+        rendered = self._render_cached(
+            [texts[i] for i in other], _CHUNK.findall, self._chunks, self._fill_chunks, 0
+        )
+        for i, text in zip(other, rendered, strict=True):
+            out[i] = text
+        return out
+
+    def _render_cached(
+        self,
+        texts: list[str],
+        split: Callable[[str], list[str]],
+        cache: dict[str, str],
+        fill: Callable[[list[list[str]]], int],
+        which: int,
+    ) -> list[str]:
+        """Each text cut by ``split``, its pieces looked up in ``cache`` and joined, the missing
+        pieces rendered together first by ``fill``.
+
+        Two ways to find the missing pieces, whichever is cheaper for the state of the cache
+        (``self._cold[which]``): while many pieces are new (a cold cache: the start of a job), the
+        set of the batch's pieces minus the cache; once most are cached, a C-level ``join`` per
+        text straight away, and the set way only for the few texts where a lookup failed.
         """
-        findall = _CHUNK.findall
-        if self._cold:
-            chunk_lists = list(map(findall, texts))
-            new = self._fill_chunks(chunk_lists)
-            self._cold = new * 20 > sum(map(len, chunk_lists))  # over 5% of the chunks were new
-            lookup = self._chunks.__getitem__
-            return [" ".join(map(lookup, chunks)) for chunks in chunk_lists]
-        lookup = self._chunks.__getitem__
+        cold = self._cold
+        lookup = cache.__getitem__  # ``fill`` may clear the cache, never replace it
+        if cold[which]:
+            piece_lists = list(map(split, texts))
+            new = fill(piece_lists)
+            cold[which] = new * 20 > sum(map(len, piece_lists))  # over 5% of the pieces were new
+            return [" ".join(map(lookup, pieces)) for pieces in piece_lists]
         out = []
         redo: list[tuple[int, list[str]]] = []
         for i, text in enumerate(texts):
-            chunks = findall(text)
+            pieces = split(text)
             try:
-                out.append(" ".join(map(lookup, chunks)))
+                out.append(" ".join(map(lookup, pieces)))
             except KeyError:
                 out.append("")
-                redo.append((i, chunks))
+                redo.append((i, pieces))
         if redo:
-            self._fill_chunks([chunks for _, chunks in redo])
-            lookup = self._chunks.__getitem__
-            for i, chunks in redo:
-                out[i] = " ".join(map(lookup, chunks))
-            self._cold = len(redo) * 4 > len(texts)  # a quarter of the texts had a new chunk
+            fill([pieces for _, pieces in redo])
+            for i, pieces in redo:
+                out[i] = " ".join(map(lookup, pieces))
+            cold[which] = len(redo) * 4 > len(texts)  # a quarter of the texts had a new piece
         return out
 
     def __call__(self, texts: Sequence[str]) -> list[str]:

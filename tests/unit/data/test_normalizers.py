@@ -14,6 +14,7 @@ import zstandard
 
 from bonepick.data.normalizers import (
     _CHUNK,
+    _PLAIN,
     _PROFILES,
     NORMALIZERS,
     TokenRenderer,
@@ -274,24 +275,33 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
         render = TokenRenderer(
             tables.tokenizer, lookup, add_special_tokens=False, profile=tokenizer, cache_size=cache_size
         )
-        got, largest = [], 0
+        got, largest, largest_pieces = [], 0, 0
         for start in range(0, len(texts), batch):
             got += render(texts[start : start + batch])
-            # bounded: the cache limit, or one batch's distinct chunks when those alone exceed it
-            distinct = len({c for t in texts[start : start + batch] for c in _CHUNK.findall(t)})
-            largest = max(largest, distinct)
-            assert len(render._chunks) <= max(cache_size, distinct)
+            # bounded: the cache limit, or one batch's distinct chunks (pre-tokens) when those
+            # alone exceed it
+            chunks = {c for t in texts[start : start + batch] for c in _CHUNK.findall(t)}
+            largest = max(largest, len(chunks))
+            assert len(render._chunks) <= max(cache_size, largest)
+            # plain texts are cut into pre-tokens whole, other texts' plain chunks too
+            plain = [t for t in texts[start : start + batch] if _PLAIN.fullmatch(t)] + [
+                c for c in chunks if _PLAIN.fullmatch(c)
+            ]
+            pieces = {p for t in plain for p in _PROFILES[tokenizer].pretokens.findall(t)}
+            largest_pieces = max(largest_pieces, len(pieces))
+            assert len(render._pretokens) <= max(cache_size, largest_pieces)
         mismatches = [t for t, a, b in zip(texts, got, expected, strict=True) if a != b]
         assert not mismatches, mismatches[:3]
         # again, the way a warm cache is used (join first, fill only for texts that missed)
-        render._cold = False
+        render._cold = [False, False]
         again = []
         for start in range(0, len(texts), batch):
-            render._cold = False
+            render._cold = [False, False]
             again += render(texts[start : start + batch])
         assert again == expected
         if cache_size < largest:
             assert len(render._chunks) < len({c for t in texts for c in _CHUNK.findall(t)})
+            assert len(render._pretokens) <= max(cache_size, largest_pieces)
 
 
 @pytest.mark.parametrize("tokenizer", ["dolma2", "ultra_fineweb"])
