@@ -80,62 +80,65 @@ def balance_dataset(
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
     spill_root = output_dir / STATE_DIR / "balance-scan"
     shutil.rmtree(spill_root, ignore_errors=True)
-    try:
-        scan = executor.run(ScanStep(spill_root, label_expression), balanced, None, "count labels")
-        scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
+    with executor:  # workers started once for both passes
+        try:
+            scan = executor.run(ScanStep(spill_root, label_expression), balanced, None, "count labels")
+            scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
 
-        # global group ids: one per (split, label)
-        group_of: dict[tuple[str, str], int] = {}
-        totals: dict[tuple[str, str], int] = {}
-        for task in balanced:
-            result = scans[task.index]
-            for label, count in zip(result.labels, result.label_counts, strict=True):
-                key = (task.split or "train", label)
-                group_of.setdefault(key, len(group_of))
-                totals[key] = totals.get(key, 0) + count
-        target = {}
-        for split in {s for s, _ in group_of}:
-            target[split] = min(n for (s, _), n in totals.items() if s == split)
-        budgets = [target[split] for (split, _label) in group_of]
-        local_to_group = {
-            task.index: np.array(
-                [group_of[(task.split or "train", label)] for label in scans[task.index].labels],
-                dtype=np.int64,
+            # global group ids: one per (split, label)
+            group_of: dict[tuple[str, str], int] = {}
+            totals: dict[tuple[str, str], int] = {}
+            for task in balanced:
+                result = scans[task.index]
+                for label, count in zip(result.labels, result.label_counts, strict=True):
+                    key = (task.split or "train", label)
+                    group_of.setdefault(key, len(group_of))
+                    totals[key] = totals.get(key, 0) + count
+            target = {}
+            for split in {s for s, _ in group_of}:
+                target[split] = min(n for (s, _), n in totals.items() if s == split)
+            budgets = [target[split] for (split, _label) in group_of]
+            local_to_group = {
+                task.index: np.array(
+                    [group_of[(task.split or "train", label)] for label in scans[task.index].labels],
+                    dtype=np.int64,
+                )
+                for task in balanced
+            }
+
+            def groups_of(task):
+                mapping = local_to_group[task.index]
+                codes = read_spill(spill_paths(spill_root, task)[1])
+                return (
+                    mapping[np.asarray(codes, dtype=np.int64)] if len(codes) else np.zeros(0, dtype=np.int64)
+                )
+
+            rows = {index: result.rows for index, result in scans.items()}
+            thresholds = find_thresholds(
+                lambda: sweep_chunks(seed, balanced, rows, groups_of), budgets, len(group_of)
             )
-            for task in balanced
-        }
 
-        def groups_of(task):
-            mapping = local_to_group[task.index]
-            codes = read_spill(spill_paths(spill_root, task)[1])
-            return mapping[np.asarray(codes, dtype=np.int64)] if len(codes) else np.zeros(0, dtype=np.int64)
-
-        rows = {index: result.rows for index, result in scans.items()}
-        thresholds = find_thresholds(
-            lambda: sweep_chunks(seed, balanced, rows, groups_of), budgets, len(group_of)
-        )
-
-        plans: dict[str, KeepPlan] = {}
-        for task in balanced:
-            mapping = local_to_group[task.index]
-            plans[task.key] = KeepPlan(
-                thresholds=[thresholds[g] for g in mapping.tolist()] or [thresholds[0]],
-                labels_spill=spill_paths(spill_root, task)[1],
-                expected_rows=scans[task.index].rows,
-                sizes_spill=spill_paths(spill_root, task)[0] if scans[task.index].clean else None,
-            )
-        keep = KeepStep(seed, plans, "balanced away")
-        keep.compression_level = compression_level
-        settings = {
-            "inputs": list(inputs),
-            "label_expression": label_expression,
-            "seed": seed,
-            "splits": list(splits),
-            "compression_level": compression_level,
-        }
-        summary = executor.run(keep, tasks, output_dir, "balance", settings=settings)
-    finally:
-        shutil.rmtree(spill_root, ignore_errors=True)
+            plans: dict[str, KeepPlan] = {}
+            for task in balanced:
+                mapping = local_to_group[task.index]
+                plans[task.key] = KeepPlan(
+                    thresholds=[thresholds[g] for g in mapping.tolist()] or [thresholds[0]],
+                    labels_spill=spill_paths(spill_root, task)[1],
+                    expected_rows=scans[task.index].rows,
+                    sizes_spill=spill_paths(spill_root, task)[0] if scans[task.index].clean else None,
+                )
+            keep = KeepStep(seed, plans, "balanced away")
+            keep.compression_level = compression_level
+            settings = {
+                "inputs": list(inputs),
+                "label_expression": label_expression,
+                "seed": seed,
+                "splits": list(splits),
+                "compression_level": compression_level,
+            }
+            summary = executor.run(keep, tasks, output_dir, "balance", settings=settings)
+        finally:
+            shutil.rmtree(spill_root, ignore_errors=True)
 
     labels: dict[str, dict[str, tuple[int, int]]] = {}
     for split in SPLIT_NAMES:

@@ -293,122 +293,135 @@ def reshard_dataset(
     executor = LocalExecutor(num_proc, progress=progress)
     spill_root = output_dir / STATE_DIR / "reshard-scan"
     shutil.rmtree(spill_root, ignore_errors=True)
-    try:
-        scan = executor.run(ScanStep(spill_root), scan_tasks, None, "measure")
-        scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
-        rows = {index: s.rows for index, s in scans.items()}
+    with executor:  # workers started once for both passes
+        try:
+            scan = executor.run(ScanStep(spill_root), scan_tasks, None, "measure")
+            scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
+            rows = {index: s.rows for index, s in scans.items()}
 
-        sources: dict[int, SourcePlan] = {t.index: SourcePlan(split=t.split or "train") for t in scan_tasks}
-        if cutting:
-            source_tasks = [t for t in scan_tasks if t.split == "train"]
-            total = sum(rows[t.index] for t in source_tasks)
-            n_test = amount_to_rows(test_split, total, "--test-split-frac")
-            n_valid = amount_to_rows(valid_split, total, "--valid-split-frac")
-            if n_test + n_valid > total:
-                raise UsageError(f"test ({n_test:,}) and valid ({n_valid:,}) rows exceed the {total:,} rows")
+            sources: dict[int, SourcePlan] = {
+                t.index: SourcePlan(split=t.split or "train") for t in scan_tasks
+            }
+            if cutting:
+                source_tasks = [t for t in scan_tasks if t.split == "train"]
+                total = sum(rows[t.index] for t in source_tasks)
+                n_test = amount_to_rows(test_split, total, "--test-split-frac")
+                n_valid = amount_to_rows(valid_split, total, "--valid-split-frac")
+                if n_test + n_valid > total:
+                    raise UsageError(
+                        f"test ({n_test:,}) and valid ({n_valid:,}) rows exceed the {total:,} rows"
+                    )
 
-            def sweep():
+                def sweep():
+                    for task in source_tasks:
+                        stream = KeyStream(seed, task.key)
+                        count = rows[task.index]
+                        for start in range(0, count, KEY_CHUNK):
+                            keys = stream.next(min(KEY_CHUNK, count - start))
+                            yield (
+                                task.index,
+                                start,
+                                keys,
+                                np.zeros(len(keys), dtype=np.int64),
+                                np.ones(len(keys)),
+                            )
+
+                [cut_test] = find_thresholds(sweep, [n_test], 1)
+                [cut_both] = find_thresholds(sweep, [n_test + n_valid], 1)
                 for task in source_tasks:
-                    stream = KeyStream(seed, task.key)
-                    count = rows[task.index]
-                    for start in range(0, count, KEY_CHUNK):
-                        keys = stream.next(min(KEY_CHUNK, count - start))
-                        yield task.index, start, keys, np.zeros(len(keys), dtype=np.int64), np.ones(len(keys))
+                    sources[task.index] = SourcePlan(split="train", cut=(cut_test, cut_both))
 
-            [cut_test] = find_thresholds(sweep, [n_test], 1)
-            [cut_both] = find_thresholds(sweep, [n_test + n_valid], 1)
-            for task in source_tasks:
-                sources[task.index] = SourcePlan(split="train", cut=(cut_test, cut_both))
+            # where each row goes: per output split, contiguous runs of near-equal bytes
+            def sizes_and_splits(task: ShardTask) -> tuple[np.ndarray, np.ndarray]:
+                sizes = np.asarray(read_spill(spill_paths(spill_root, task)[0]), dtype=np.int64)
+                keys = KeyStream(seed, task.key).next(len(sizes))
+                return sizes, _row_splits(sources[task.index], keys, task.index, 0)
 
-        # where each row goes: per output split, contiguous runs of near-equal bytes
-        def sizes_and_splits(task: ShardTask) -> tuple[np.ndarray, np.ndarray]:
-            sizes = np.asarray(read_spill(spill_paths(spill_root, task)[0]), dtype=np.int64)
-            keys = KeyStream(seed, task.key).next(len(sizes))
-            return sizes, _row_splits(sources[task.index], keys, task.index, 0)
-
-        split_bytes: dict[str, int] = {}
-        for task in scan_tasks:
-            sizes, codes = sizes_and_splits(task)
-            for name, code in SPLIT_CODES.items():
-                total = int(sizes[codes == code].sum())
-                if total or (codes == code).any():
-                    split_bytes[name] = split_bytes.get(name, 0) + total
-        out_splits = [s for s in SPLIT_NAMES if s in split_bytes]
-        if cutting:
-            out_splits = sorted(
-                set(out_splits)
-                | {"train"}
-                | ({"test"} if test_split is not None else set())
-                | ({"valid"} if valid_split is not None else set()),
-                key=SPLIT_NAMES.index,
-            )
-        files: dict[str, list[OutputFile]] = {}
-        for split in out_splits:
-            folder = output_dir if flat_output else output_dir / split
-            files[split] = [OutputFile(split, j, folder / _file_name(j, num_files)) for j in range(num_files)]
-        seen_bytes = {split: 0 for split in out_splits}
-        for task in scan_tasks:
-            sizes, codes = sizes_and_splits(task)
-            for split in out_splits:
-                chosen = np.nonzero(codes == SPLIT_CODES[split])[0]
-                if not len(chosen):
-                    continue
-                chunk = sizes[chosen]
-                before = seen_bytes[split] + np.cumsum(chunk) - chunk
-                total = max(1, split_bytes.get(split, 1))
-                owner = np.minimum(
-                    num_files - 1, ((before + chunk / 2) * num_files // total).astype(np.int64)
+            split_bytes: dict[str, int] = {}
+            for task in scan_tasks:
+                sizes, codes = sizes_and_splits(task)
+                for name, code in SPLIT_CODES.items():
+                    total = int(sizes[codes == code].sum())
+                    if total or (codes == code).any():
+                        split_bytes[name] = split_bytes.get(name, 0) + total
+            out_splits = [s for s in SPLIT_NAMES if s in split_bytes]
+            if cutting:
+                out_splits = sorted(
+                    set(out_splits)
+                    | {"train"}
+                    | ({"test"} if test_split is not None else set())
+                    | ({"valid"} if valid_split is not None else set()),
+                    key=SPLIT_NAMES.index,
                 )
-                seen_bytes[split] += int(chunk.sum())
-                for j in np.unique(owner).tolist():
-                    members = chosen[owner == j]
-                    f = files[split][j]
-                    if f.first is None:
-                        f.first = (task.index, int(members[0]))
-                    f.last = (task.index, int(members[-1]))
-                    f.rows += len(members)
-                    f.bytes += int(sizes[members].sum())
+            files: dict[str, list[OutputFile]] = {}
+            for split in out_splits:
+                folder = output_dir if flat_output else output_dir / split
+                files[split] = [
+                    OutputFile(split, j, folder / _file_name(j, num_files)) for j in range(num_files)
+                ]
+            seen_bytes = {split: 0 for split in out_splits}
+            for task in scan_tasks:
+                sizes, codes = sizes_and_splits(task)
+                for split in out_splits:
+                    chosen = np.nonzero(codes == SPLIT_CODES[split])[0]
+                    if not len(chosen):
+                        continue
+                    chunk = sizes[chosen]
+                    before = seen_bytes[split] + np.cumsum(chunk) - chunk
+                    total = max(1, split_bytes.get(split, 1))
+                    owner = np.minimum(
+                        num_files - 1, ((before + chunk / 2) * num_files // total).astype(np.int64)
+                    )
+                    seen_bytes[split] += int(chunk.sum())
+                    for j in np.unique(owner).tolist():
+                        members = chosen[owner == j]
+                        f = files[split][j]
+                        if f.first is None:
+                            f.first = (task.index, int(members[0]))
+                        f.last = (task.index, int(members[-1]))
+                        f.rows += len(members)
+                        f.bytes += int(sizes[members].sum())
 
-        # one task per run of output files starting in the same input shard, cut further so
-        # that every worker has work even when one big input shard feeds all files
-        started = sorted(
-            (f for split_files in files.values() for f in split_files if f.first is not None),
-            key=lambda f: (f.first, SPLIT_NAMES.index(f.split)),
-        )
-        empty = [f for split_files in files.values() for f in split_files if f.first is None]
-        groups: list[list[OutputFile]] = []
-        if executor.num_proc == 1 and started:
-            groups = [started]  # one reader front to back: every input byte decoded once
-        else:
-            target_tasks = max(len({f.first[0] for f in started}), 2 * executor.num_proc)
-            per_task = max(1, -(-len(started) // target_tasks)) if started else 1
-            for f in started:
-                if groups and groups[-1][0].first[0] == f.first[0] and len(groups[-1]) < per_task:
-                    groups[-1].append(f)
-                else:
-                    groups.append([f])
-        write_tasks = [
-            ShardTask(
-                index=number,
-                key=f"reshard/{number:06d}",
-                input=scan_tasks[group[0].first[0]].input,
-                output=None,
-                split=None,
-                params={"files": group, "start_shard": group[0].first[0]},
+            # one task per run of output files starting in the same input shard, cut further so
+            # that every worker has work even when one big input shard feeds all files
+            started = sorted(
+                (f for split_files in files.values() for f in split_files if f.first is not None),
+                key=lambda f: (f.first, SPLIT_NAMES.index(f.split)),
             )
-            for number, group in enumerate(groups)
-        ]
-        for f in empty:
-            with ShardWriter(f.path, level=compression_level):
-                pass
-        sizes_spills = {
-            t.index: spill_paths(spill_root, t)[0] if scans[t.index].clean else None for t in scan_tasks
-        }
-        step = ReshardStep(seed, scan_tasks, sources, sizes_spills)
-        step.compression_level = compression_level
-        summary = executor.run(step, write_tasks, output_dir, "reshard") if write_tasks else scan
-    finally:
-        shutil.rmtree(spill_root, ignore_errors=True)
+            empty = [f for split_files in files.values() for f in split_files if f.first is None]
+            groups: list[list[OutputFile]] = []
+            if executor.num_proc == 1 and started:
+                groups = [started]  # one reader front to back: every input byte decoded once
+            else:
+                target_tasks = max(len({f.first[0] for f in started}), 2 * executor.num_proc)
+                per_task = max(1, -(-len(started) // target_tasks)) if started else 1
+                for f in started:
+                    if groups and groups[-1][0].first[0] == f.first[0] and len(groups[-1]) < per_task:
+                        groups[-1].append(f)
+                    else:
+                        groups.append([f])
+            write_tasks = [
+                ShardTask(
+                    index=number,
+                    key=f"reshard/{number:06d}",
+                    input=scan_tasks[group[0].first[0]].input,
+                    output=None,
+                    split=None,
+                    params={"files": group, "start_shard": group[0].first[0]},
+                )
+                for number, group in enumerate(groups)
+            ]
+            for f in empty:
+                with ShardWriter(f.path, level=compression_level):
+                    pass
+            sizes_spills = {
+                t.index: spill_paths(spill_root, t)[0] if scans[t.index].clean else None for t in scan_tasks
+            }
+            step = ReshardStep(seed, scan_tasks, sources, sizes_spills)
+            step.compression_level = compression_level
+            summary = executor.run(step, write_tasks, output_dir, "reshard") if write_tasks else scan
+        finally:
+            shutil.rmtree(spill_root, ignore_errors=True)
 
     # leftovers of an earlier run with more files would silently join the dataset
     planned = {f.path for fs in files.values() for f in fs}

@@ -80,46 +80,52 @@ def sample_dataset(
     executor = LocalExecutor(num_proc, overwrite=overwrite, progress=progress)
     spill_root = output_dir / STATE_DIR / "sample-scan"
     shutil.rmtree(spill_root, ignore_errors=True)
-    try:
-        scan = executor.run(ScanStep(spill_root), tasks, None, "measure")
-        scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
-        rows = {index: s.rows for index, s in scans.items()}
-        total_rows = sum(rows.values())
-        total_bytes = sum(s.bytes for s in scans.values())
-        weights_of = None
-        if rate is not None:
-            budget, description = round(rate * total_rows), f"rate {rate} = {round(rate * total_rows)} rows"
-        elif target_rows is not None:
-            budget, description = target_rows, f"{target_rows} rows"
-        else:
-            assert target_bytes is not None
-            budget, description = target_bytes, f"{target_bytes} bytes"
+    with executor:  # workers started once for both passes
+        try:
+            scan = executor.run(ScanStep(spill_root), tasks, None, "measure")
+            scans: dict[int, ScanResult] = {r.task.index: r.result for r in scan.results}
+            rows = {index: s.rows for index, s in scans.items()}
+            total_rows = sum(rows.values())
+            total_bytes = sum(s.bytes for s in scans.values())
+            weights_of = None
+            if rate is not None:
+                budget, description = (
+                    round(rate * total_rows),
+                    f"rate {rate} = {round(rate * total_rows)} rows",
+                )
+            elif target_rows is not None:
+                budget, description = target_rows, f"{target_rows} rows"
+            else:
+                assert target_bytes is not None
+                budget, description = target_bytes, f"{target_bytes} bytes"
 
-            def weights_of(task):
-                return read_spill(spill_paths(spill_root, task)[0])
+                def weights_of(task):
+                    return read_spill(spill_paths(spill_root, task)[0])
 
-        [threshold] = find_thresholds(lambda: sweep_chunks(seed, tasks, rows, None, weights_of), [budget], 1)
-        plans = {
-            t.key: KeepPlan(
-                thresholds=[threshold],
-                expected_rows=rows[t.index],
-                sizes_spill=spill_paths(spill_root, t)[0] if scans[t.index].clean else None,
+            [threshold] = find_thresholds(
+                lambda: sweep_chunks(seed, tasks, rows, None, weights_of), [budget], 1
             )
-            for t in tasks
-        }
-        keep = KeepStep(seed, plans, "not sampled")
-        keep.compression_level = compression_level
-        settings = {
-            "inputs": list(inputs),
-            "rate": rate,
-            "target_rows": target_rows,
-            "target_bytes": target_bytes,
-            "seed": seed,
-            "compression_level": compression_level,
-        }
-        summary = executor.run(keep, tasks, output_dir, "sample", settings=settings)
-    finally:
-        shutil.rmtree(spill_root, ignore_errors=True)
+            plans = {
+                t.key: KeepPlan(
+                    thresholds=[threshold],
+                    expected_rows=rows[t.index],
+                    sizes_spill=spill_paths(spill_root, t)[0] if scans[t.index].clean else None,
+                )
+                for t in tasks
+            }
+            keep = KeepStep(seed, plans, "not sampled")
+            keep.compression_level = compression_level
+            settings = {
+                "inputs": list(inputs),
+                "rate": rate,
+                "target_rows": target_rows,
+                "target_bytes": target_bytes,
+                "seed": seed,
+                "compression_level": compression_level,
+            }
+            summary = executor.run(keep, tasks, output_dir, "sample", settings=settings)
+        finally:
+            shutil.rmtree(spill_root, ignore_errors=True)
     totals = summary.totals()
     bytes_out = int(totals.extra.get(BYTES_OUT, 0))
     return SampleResult(

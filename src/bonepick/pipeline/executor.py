@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -205,14 +207,46 @@ class LocalExecutor(Executor):
 
     The step is sent to each worker once (and set up once there), tasks are sent one by one; the
     first failure cancels everything still queued and stops the workers.
+
+    Used as a context manager, the executor keeps its worker processes between runs, so a stage
+    of several passes (sample, balance, reshard) starts its workers once instead of once a pass.
     """
 
     start_method = "spawn"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._keep_pool = False
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_queue: Any = None
+        self._pool_workers = 0
+        self._runs = 0
+
+    def __enter__(self) -> LocalExecutor:
+        self._keep_pool = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the kept worker processes (if any)."""
+        self._keep_pool = False
+        self._drop_pool(wait=True)
+
+    def _drop_pool(self, wait: bool) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=True)
+            self._pool_queue.close()
+            self._pool = self._pool_queue = None
+            self._pool_workers = 0
 
     def _execute(self, step: Step, tasks: list[ShardTask], state_dir: Path | None) -> list[TaskResult]:
         workers = min(self.num_proc, len(tasks))
         if workers <= 1:
             return self._execute_inline(step, tasks, state_dir)
+        if self._keep_pool:
+            return self._execute_kept_pool(step, tasks, state_dir, max(workers, self._pool_workers))
         return self._execute_pool(step, tasks, state_dir, workers)
 
     def _execute_inline(self, step: Step, tasks: list[ShardTask], state_dir: Path | None) -> list[TaskResult]:
@@ -236,10 +270,49 @@ class LocalExecutor(Executor):
         pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(step, queue, state_dir)
         )
-        results: list[TaskResult] = []
-        futures: set[Future] = set()
         try:
-            futures = {pool.submit(_run_in_worker, task) for task in tasks}
+            results = self._collect(pool, queue, {pool.submit(_run_in_worker, task) for task in tasks})
+            pool.shutdown(wait=True)
+        finally:
+            queue.close()
+        return results
+
+    def _execute_kept_pool(
+        self, step: Step, tasks: list[ShardTask], state_dir: Path | None, workers: int
+    ) -> list[TaskResult]:
+        if self._pool is None or self._pool_workers != workers:
+            self._drop_pool(wait=True)
+            ctx = mp.get_context(self.start_method)
+            self._pool_queue = ctx.Queue()
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_init_kept_worker,
+                initargs=(self._pool_queue,),
+            )
+            self._pool_workers = workers
+        self._runs += 1
+        token = f"{os.getpid()}-{id(self)}-{self._runs}"
+        # the step goes to each worker once, through a file, not pickled into every task
+        with tempfile.TemporaryDirectory(prefix="bonepick-step-") as folder:
+            step_path = Path(folder) / "step.pickle"
+            step_path.write_bytes(pickle.dumps(step, protocol=pickle.HIGHEST_PROTOCOL))
+            futures = {
+                self._pool.submit(_run_in_kept_worker, token, str(step_path), state_dir, task)
+                for task in tasks
+            }
+            try:
+                return self._collect(self._pool, self._pool_queue, futures)
+            except BaseException:
+                self._pool = None  # _collect stopped it
+                self._pool_queue.close()
+                self._pool_queue, self._pool_workers = None, 0
+                raise
+
+    def _collect(self, pool: ProcessPoolExecutor, queue: Any, futures: set[Future]) -> list[TaskResult]:
+        """Results as the workers finish them (progress forwarded); the first error stops the pool."""
+        results: list[TaskResult] = []
+        try:
             remaining = set(futures)
             while remaining:
                 finished, remaining = wait(remaining, timeout=0.1, return_when=FIRST_COMPLETED)
@@ -251,10 +324,6 @@ class LocalExecutor(Executor):
         except BaseException:
             _stop_pool(pool, futures)
             raise
-        else:
-            pool.shutdown(wait=True)
-        finally:
-            queue.close()
         return results
 
     def _drain(self, queue: Any) -> None:
@@ -287,6 +356,24 @@ def _init_worker(step: Step, queue: Any, state_dir: Path | None) -> None:
     global _worker_step, _worker_state_dir, _worker_ready
     _worker_step, _worker_state_dir, _worker_ready = step, state_dir, False
     progress_mod.install(queue)
+
+
+_worker_token: str | None = None
+
+
+def _init_kept_worker(queue: Any) -> None:
+    progress_mod.install(queue)
+
+
+def _run_in_kept_worker(token: str, step_path: str, state_dir: Path | None, task: ShardTask) -> TaskResult:
+    """A task of a kept pool: the run's step is loaded (and set up) when the run changes."""
+    global _worker_step, _worker_token
+    if _worker_token != token:
+        _worker_step = pickle.loads(Path(step_path).read_bytes())
+        _worker_step.setup()
+        _worker_token = token
+    assert _worker_step is not None
+    return execute_task(_worker_step, task, state_dir)
 
 
 def _run_in_worker(task: ShardTask) -> TaskResult:

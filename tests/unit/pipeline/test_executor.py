@@ -69,3 +69,32 @@ def test_rank_slices_cover_every_task_once(tmp_path: Path) -> None:
 def test_bad_rank_world(rank: int, world: int) -> None:
     with pytest.raises(UsageError):
         slice_tasks([], rank, world)
+
+
+class PidStep(Step):
+    name = "pid"
+    resumable = False
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+
+    def run(self, task: ShardTask, stats: ShardStats) -> Any:
+        import os
+
+        return (self.tag, os.getpid())
+
+
+def test_kept_workers_serve_every_pass_with_that_pass_step(tmp_path: Path) -> None:
+    """As a context manager the executor starts its workers once: the second run reuses them,
+    and each run's tasks see that run's step; after an error the next run starts afresh."""
+    tasks = _make(tmp_path)
+    with LocalExecutor(2) as executor:
+        first = executor.run(PidStep("a"), tasks).values()
+        second = executor.run(PidStep("b"), tasks).values()
+        assert {tag for tag, _ in first} == {"a"} and {tag for tag, _ in second} == {"b"}
+        assert {pid for _, pid in second} <= {pid for _, pid in first}
+        with pytest.raises(DataError, match="bad row"):
+            executor.run(FailOn(tasks[2].input.name), tasks)
+        third = executor.run(PidStep("c"), tasks).values()
+        assert {tag for tag, _ in third} == {"c"}
+    assert executor._pool is None  # stopped on leaving the block
