@@ -12,6 +12,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from bonepick.errors import DataError, ModelError, UsageError
 from bonepick.evaluate import metrics as M
 from bonepick.evaluate.results import Signature, results_path, write_results
 from bonepick.evaluate.sources import FASTTEXT_PREFIX, Source, iter_fasttext_blocks, resolve_sources
-from bonepick.io.jsonl import iter_lines, parse_line
+from bonepick.io.jsonl import open_binary_reader, parse_line, reading_errors
 from bonepick.models.base import Classifier
 from bonepick.models.card import ModelCard
 
@@ -290,36 +291,39 @@ def _source_blocks(
         for numbers, labels, texts, chars in iter_fasttext_blocks(path, size):
             yield numbers, texts, labels, chars
         return
-    # a one-level field (".text") is read straight from the row; anything else, or a value that
-    # is missing or of the wrong type, goes through the expression (and its file:line errors)
+    # a block of lines is parsed with one orjson call per line in a list comprehension; a
+    # one-level field (".text") is read straight from the rows, and a value that is missing or of
+    # the wrong type goes through the expression (and its file:line errors); a block with a blank
+    # or malformed line is read line by line, which names the line that is wrong
     text_key, label_key = text_expr.field, label_expr.field
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
-    numbers: list[int] = []
-    texts: list[str] = []
-    values: list[Any] = []
-    nbytes = 0
-    for line, raw in iter_lines(path):
-        try:
-            row = loads(raw)
-        except decode_error:
-            row = None
-        if row.__class__ is not dict:
-            row = parse_line(raw, path, line)  # raises the error naming file:line
-        text = row.get(text_key) if text_key else None
-        if text.__class__ is not str:
-            text = text_expr.text(row, path, line)
-        value = row.get(label_key) if label_key else None
-        if value is None:
-            value = label_expr.first(row, path, line)
-        numbers.append(line)
-        texts.append(text)
-        values.append(value)
-        nbytes += len(raw)
-        if len(numbers) >= size:
-            yield numbers, texts, values, nbytes
-            numbers, texts, values, nbytes = [], [], [], 0
-    if numbers:
-        yield numbers, texts, values, nbytes
+    loads = orjson.loads
+    with reading_errors(path), open_binary_reader(path) as stream:
+        first = 1
+        while block := list(islice(stream, size)):
+            numbers = list(range(first, first + len(block)))
+            first += len(block)
+            try:
+                rows = None if any(map(bytes.isspace, block)) else list(map(loads, block))
+            except orjson.JSONDecodeError:
+                rows = None
+            if rows is None or any(row.__class__ is not dict for row in rows):
+                kept = [(n, raw) for n, raw in zip(numbers, block, strict=True) if not raw.isspace()]
+                numbers, block = [n for n, _ in kept], [raw for _, raw in kept]
+                rows = [parse_line(raw, path, n) for n, raw in kept]  # raises naming file:line
+            texts = [row.get(text_key) for row in rows] if text_key else [None] * len(rows)
+            values = [row.get(label_key) for row in rows] if label_key else [None] * len(rows)
+            if set(map(type, texts)) - {str}:
+                texts = [
+                    text if text.__class__ is str else text_expr.text(row, path, n)
+                    for text, row, n in zip(texts, rows, numbers, strict=True)
+                ]
+            if None in values:
+                values = [
+                    label_expr.first(row, path, n) if value is None else value
+                    for value, row, n in zip(values, rows, numbers, strict=True)
+                ]
+            if rows:
+                yield numbers, texts, values, sum(map(len, block))
 
 
 def _iter_batches(

@@ -33,32 +33,56 @@ def _num(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def binary_auc(positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None) -> float | None:
-    """ROC-AUC of ``score`` for the boolean ``positive``; None when only one side is present.
+def ranking_metrics(positive: np.ndarray, score: np.ndarray) -> tuple[float | None, float | None]:
+    """(ROC-AUC, average precision) of ``score`` for the boolean ``positive``, from one sort;
+    both None when only one side is present.
 
-    The Mann-Whitney form (tied scores count one half), which is exactly the area under the
-    ROC curve scikit-learn's ``roc_auc_score`` draws, without its input validation: one sort
-    (``order``, the stable ascending argsort of ``score``, when the caller has it already).
+    Rows are walked from the highest score down, one step per distinct score (tied rows move
+    together): ROC-AUC is the area under the (false positives, true positives) steps with each
+    step's trapezoid, which is scikit-learn's ``roc_auc_score`` (ties count one half), and
+    average precision is the sum of recall gained times precision at each step,
+    scikit-learn's ``average_precision_score``. Counts are integers, so the areas are exact
+    up to the final division.
     """
     positive = np.asarray(positive, dtype=bool)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
-        return None
-    ranks = _average_ranks(np.asarray(score, dtype=np.float64), order)
-    return _num((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+        return None, None
+    score = np.asarray(score)
+    order = np.argsort(score)[::-1]  # the order of tied rows does not matter
+    hits = positive[order]
+    # the last row of each run of equal scores: one threshold per distinct score
+    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
+    true_pos = np.cumsum(hits, dtype=np.int64)[ends]
+    false_pos = ends + 1 - true_pos
+    true_before = np.r_[0, true_pos[:-1]]
+    false_before = np.r_[0, false_pos[:-1]]
+    area = int(np.sum((false_pos - false_before) * (true_pos + true_before)))
+    auc = area / (2 * n_pos * n_neg)
+    average_precision = float(np.sum((true_pos - true_before) * (true_pos / (ends + 1)))) / n_pos
+    return _num(auc), _num(average_precision)
 
 
-def _average_ranks(values: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+def binary_auc(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """ROC-AUC of ``score`` for the boolean ``positive`` (see :func:`ranking_metrics`)."""
+    return ranking_metrics(positive, score)[0]
+
+
+def binary_average_precision(positive: np.ndarray, score: np.ndarray) -> float | None:
+    """Average precision of ``score`` for the boolean ``positive`` (see :func:`ranking_metrics`)."""
+    return ranking_metrics(positive, score)[1]
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
     """1-based ranks, tied values sharing their average rank (``scipy.stats.rankdata``)."""
-    if order is None:
-        order = np.argsort(values)  # any order of tied values gives them the same average
+    order = np.argsort(values)  # any order of tied values gives them the same average
     ordered = values[order]
-    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    new = np.r_[True, ordered[1:] != ordered[:-1]]
+    starts = np.flatnonzero(new)
     ends = np.r_[starts[1:], len(values)]
-    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
     ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = ((starts + 1 + ends) / 2)[group]
+    ranks[order] = ((starts + 1 + ends) / 2)[np.cumsum(new) - 1]
     return ranks
 
 
@@ -79,28 +103,6 @@ def _precision_recall_f1(
         denominator = predicted + support  # 2 tp + fp + fn
         f1 = np.where(denominator > 0, 2 * true_pos / denominator, 0.0)
     return precision, recall, f1
-
-
-def binary_average_precision(
-    positive: np.ndarray, score: np.ndarray, order: np.ndarray | None = None
-) -> float | None:
-    """Average precision (area under the precision-recall curve); None without positives.
-
-    As scikit-learn's ``average_precision_score``: the sum over distinct score thresholds, from
-    the highest down, of the recall gained times the precision there.
-    """
-    positive = np.asarray(positive, dtype=bool)
-    if not positive.any() or positive.all():
-        return None
-    score = np.asarray(score, dtype=np.float64)
-    order = (np.argsort(score) if order is None else order)[::-1]
-    hits = positive[order]
-    # the last row of each run of equal scores: one threshold per distinct score
-    ends = np.r_[np.flatnonzero(np.diff(score[order])), len(hits) - 1]
-    true_pos = np.cumsum(hits)[ends]
-    precision = true_pos / (ends + 1)
-    recall_gain = np.diff(np.r_[0, true_pos]) / true_pos[-1]
-    return _num(np.sum(recall_gain * precision))
 
 
 def mean_defined(values: Sequence[float | None], weights: Sequence[float] | None = None) -> float | None:
@@ -320,15 +322,14 @@ def classification_metrics(
     precision, recall, f1 = _precision_recall_f1(np.diag(confusion), confusion.sum(axis=0), support)
     per_class: dict[str, dict[str, Any]] = {}
     for i, label in enumerate(labels):
-        positive = y_true == i
-        order = np.argsort(proba[:, i])  # one sort for both ranking metrics (tie order is irrelevant)
+        auc, average_precision = ranking_metrics(y_true == i, proba[:, i])
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),
             "f1": _num(f1[i]),
             "support": int(support[i]),
-            "roc_auc": binary_auc(positive, proba[:, i], order),
-            "average_precision": binary_average_precision(positive, proba[:, i], order),
+            "roc_auc": auc,
+            "average_precision": average_precision,
         }
     weights = [float(s) for s in support]
     averages = {}
@@ -416,13 +417,14 @@ def multilabel_metrics(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[s
     precision, recall, f1 = _precision_recall_f1(true_pos, predicted, support)
     per_class = {}
     for i, label in enumerate(labels):
+        auc, average_precision = ranking_metrics(y_true[:, i], proba[:, i])
         per_class[str(label)] = {
             "precision": _num(precision[i]),
             "recall": _num(recall[i]),
             "f1": _num(f1[i]),
             "support": int(support[i]),
-            "roc_auc": binary_auc(y_true[:, i], proba[:, i]),
-            "average_precision": binary_average_precision(y_true[:, i], proba[:, i]),
+            "roc_auc": auc,
+            "average_precision": average_precision,
         }
     weights = [float(s) for s in support]
     averages = {

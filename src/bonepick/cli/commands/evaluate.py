@@ -156,8 +156,7 @@ def eval_model2vec(model_dir: Path, **options: Any) -> None:
     Same as `eval`, for a folder written by train-model2vec or train-contrastive: normalizer,
     max length and expressions come from the model card unless given here.
     """
-    _expect_kind(model_dir, "model2vec")
-    _evaluate(model_dir, **options)
+    _evaluate(model_dir, card=_expect_kind(model_dir, "model2vec"), **options)
 
 
 @command("evaluate", name="eval-fasttext")
@@ -171,9 +170,8 @@ def eval_fasttext(model_dir: Path, normalizer: str | None, **options: Any) -> No
     """
     from bonepick.models.card import ModelCard
 
-    card = None
     if ModelCard.exists(model_dir):
-        _expect_kind(model_dir, "fasttext")
+        card = _expect_kind(model_dir, "fasttext")  # loaded once, evaluated with as it is
     else:
         from bonepick.errors import ModelError
 
@@ -191,7 +189,8 @@ def eval_fasttext(model_dir: Path, normalizer: str | None, **options: Any) -> No
     _evaluate(model_dir, normalizer=normalizer, card=card, **options)
 
 
-def _expect_kind(model_dir: Path, kind: str) -> None:
+def _expect_kind(model_dir: Path, kind: str) -> ModelCard:
+    """The folder's card, after checking that it holds a model of this kind."""
     from bonepick.errors import ModelError
     from bonepick.models.card import ModelCard
 
@@ -201,6 +200,7 @@ def _expect_kind(model_dir: Path, kind: str) -> None:
             f"{model_dir} holds a {card.kind} model, not a {kind} one",
             hint=f"use `bonepick eval -m {model_dir} ...`, which works for every kind",
         )
+    return card
 
 
 @command("evaluate")
