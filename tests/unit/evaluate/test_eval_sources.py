@@ -64,3 +64,54 @@ def test_signature_batch_equals_rows_one_by_one() -> None:
             one.add(text, label)
         batch.add_batch(texts, labels)
         assert batch.hexdigest() == one.hexdigest() and len(batch) == len(one)
+
+
+def _shard_rows(path: Path, size: int, text: str = ".text", label: str = ".label") -> list[tuple]:
+    from bonepick.data.expressions import Expression
+    from bonepick.evaluate.evaluate import _source_blocks
+    from bonepick.evaluate.sources import Source
+
+    rows = []
+    for numbers, texts, values, _ in _source_blocks(
+        Source(path, "jsonl"), Expression(text), Expression(label), size
+    ):
+        rows.extend(zip(numbers, texts, values, strict=True))
+    return rows
+
+
+@pytest.mark.parametrize("size", [1, 2, 64])
+def test_shard_blocks_skip_blank_lines_and_fall_back_to_expressions(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "x.jsonl"
+    lines = [
+        '{"text": "a", "label": "ham"}',
+        "",
+        '{"text": "b", "label": ["spam"]}',
+        '{"text": "d", "label": null, "alt": "ham"}',  # null label: through the expression
+        "   ",
+        '{"text": "c", "label": 1}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert _shard_rows(path, size, label=".label // .alt") == [
+        (1, "a", "ham"),
+        (3, "b", ["spam"]),
+        (4, "d", "ham"),
+        (6, "c", 1),
+    ]
+    nested = tmp_path / "nested.jsonl"
+    nested.write_text(
+        '{"body": {"t": "seven"}, "label": "x"}\n{"text": "top", "label": "y"}\n', encoding="utf-8"
+    )
+    assert _shard_rows(nested, size, text=".body.t // .text") == [(1, "seven", "x"), (2, "top", "y")]
+
+
+def test_shard_blocks_name_the_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text('{"text": "a", "label": "x"}\n\n{"text": "b", "label": "y"\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"x\.jsonl:3: malformed JSON"):
+        _shard_rows(path, 64)
+    path.write_text('{"text": "a", "label": "x"}\n[1, 2]\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"x\.jsonl:2: expected a JSON object"):
+        _shard_rows(path, 64)
+    path.write_text('{"text": "a", "label": "x"}\n\n{"text": 7, "label": "y"}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"x\.jsonl:3: jq expression '\.text' gave int"):
+        _shard_rows(path, 64)
