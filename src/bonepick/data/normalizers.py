@@ -71,6 +71,13 @@ def limit_newlines(text: str) -> str:
 # Text made only of these characters is never changed by plsfix (nothing to decode, no control
 # characters, no line breaks other than \n), so it can skip the call entirely.
 _NEEDS_FIX = re.compile(r"[^\t\n\x20-\x7e]")
+_FIX_SAFE_BYTES = b"\t\n" + bytes(range(0x20, 0x7F))
+
+
+def _fix_safe(text: str) -> bool:
+    """``_NEEDS_FIX`` finds nothing in ``text``: ASCII, and nothing left once the safe bytes are
+    deleted (two C-level sweeps, several times faster than the regex search)."""
+    return text.isascii() and not text.encode("ascii").translate(None, _FIX_SAFE_BYTES)
 
 
 def fix_text(text: str) -> str:
@@ -82,7 +89,7 @@ def fix_text(text: str) -> str:
     ``&``, which keeps HTML entities (``&amp;``) exactly as written, as the original did: they are
     meaningful in documentation and code.
     """
-    if not _NEEDS_FIX.search(text):
+    if _fix_safe(text):
         return text
     if "&" not in text:
         return _fix_piece(text)
@@ -92,7 +99,7 @@ def fix_text(text: str) -> str:
 
 
 def _fix_piece(text: str) -> str:
-    if not _NEEDS_FIX.search(text):
+    if _fix_safe(text):
         return text
     from plsfix import fix_text as plsfix_text
 
@@ -220,7 +227,14 @@ class _Profile:
 
 
 _PLAIN = re.compile(r"[\t\n\r -~]*")
-_NOT_PLAIN = re.compile(r"[^\t\n\r -~]")
+_PLAIN_BYTES = b"\t\n\r" + bytes(range(0x20, 0x7F))
+
+
+def _is_plain(text: str) -> bool:
+    """``_PLAIN`` matches all of ``text`` (C-level sweeps, as in :func:`_fix_safe`)."""
+    return text.isascii() and not text.encode("ascii").translate(None, _PLAIN_BYTES)
+
+
 # the byte-level form of plain text (bytes that are not printable ASCII are shifted to U+0100+)
 _BYTE_LEVEL = str.maketrans({" ": "\u0120", "\t": "\u0109", "\n": "\u010a", "\r": "\u010d"})
 
@@ -408,11 +422,11 @@ class TokenRenderer:
         pretokens = self.profile.pretokens
         if pretokens is None:
             return self._render_cached(texts, _CHUNK.findall, self._chunks, self._fill_chunks, 0)
-        odd = list(map(_NOT_PLAIN.search, texts))
-        if not any(odd):
+        flags = list(map(_is_plain, texts))
+        if all(flags):
             return self._render_cached(texts, pretokens.findall, self._pretokens, self._fill_pretokens, 1)
-        plain = [i for i, o in enumerate(odd) if o is None]
-        other = [i for i, o in enumerate(odd) if o is not None]
+        plain = [i for i, f in enumerate(flags) if f]
+        other = [i for i, f in enumerate(flags) if not f]
         out = list(texts)
         if plain:
             rendered = self._render_cached(

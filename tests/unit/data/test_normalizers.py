@@ -149,6 +149,17 @@ def test_plain_ascii_skips_plsfix_because_plsfix_never_changes_it() -> None:
         assert plsfix.fix_text(text) == text
 
 
+def test_plain_checks_equal_their_regexes_on_every_code_point() -> None:
+    # the byte-translate checks stand for a regex search / fullmatch; one character of each
+    # code point (surrogates included), each inside plain text, and a few mixes
+    from bonepick.data.normalizers import _NEEDS_FIX, _fix_safe, _is_plain
+
+    texts = [chr(c) for c in range(0x110000)] + [f"ab {chr(c)}\tcd" for c in range(0x200)]
+    texts += ["", "plain text\n", "with\r\nbreaks", "caf\u00e9", "\x00", "\x7f", "tab\there"]
+    assert [_fix_safe(t) for t in texts] == [_NEEDS_FIX.search(t) is None for t in texts]
+    assert [_is_plain(t) for t in texts] == [_PLAIN.fullmatch(t) is not None for t in texts]
+
+
 def test_collapse_whitespace_equals_regex_on_every_code_point() -> None:
     # str.split() and re's \s both use Py_UNICODE_ISSPACE: the same 29 characters
     every = [chr(c) for c in range(0x110000)]
