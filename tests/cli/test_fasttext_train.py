@@ -275,6 +275,21 @@ def test_texts_are_cleaned_like_the_converter_before_predict() -> None:
     for text in [*odd, *texts[:50]]:
         assert "\n" not in one_line(text)
         assert fasttext.tokenize(one_line(text)) == fasttext.tokenize(clean_text(text)), repr(text)
+    # the batch form (checks over the joined batch) gives exactly one_line per text
+    from bonepick.models.fasttext import one_lines
+
+    ascii_plain = [t for t in texts[:50] if t.isascii()]
+    for batch in (
+        [],
+        ascii_plain,
+        [t.replace("\n", " ") for t in ascii_plain],
+        texts[:50],
+        odd,
+        ["__lab", "el__ x"],
+    ):
+        assert one_lines(batch) == [one_line(text) + "\n" for text in batch]
+    for text in odd:
+        assert one_lines([*ascii_plain[:3], text]) == [one_line(t) + "\n" for t in [*ascii_plain[:3], text]]
 
 
 def test_best_autotune_arguments_are_read_from_its_output() -> None:

@@ -100,6 +100,27 @@ def one_line(text: str) -> str:
     return clean_text(text)
 
 
+def one_lines(texts: Sequence[str]) -> list[str]:
+    """:func:`one_line` of every text, each with fastText's end-of-line ``\\n`` appended.
+
+    The checks run once over the batch joined into one string (C-speed substring scans); when
+    none finds a literal ``__label__`` or a separator or Unicode space (possibly across two
+    texts), newlines become spaces and that is all; otherwise every text goes through
+    :func:`one_line`.
+    """
+    joined = "".join(texts)
+    if "__label__" not in joined:
+        if joined.isascii():
+            clean = all(char not in joined for char in _FOREIGN_SPACES[:4])  # \x1c-\x1f
+        else:
+            clean = not any(char in joined for char in _FOREIGN_SPACES)
+        if clean:
+            if "\n" in joined:
+                return [text.replace("\n", " ") + "\n" for text in texts]
+            return [text + "\n" for text in texts]
+    return [one_line(text) + "\n" for text in texts]
+
+
 # One loaded model is kept so that card_for_foreign_model() followed by load_model() reads a
 # (possibly 1 GB) file only once.
 _cache_lock = threading.Lock()
@@ -230,7 +251,7 @@ class FastTextClassifier(Classifier):
         # one_line() leaves no newline inside, so the bindings' multilinePredict is called directly
         # (what model.predict(list) does after checking every text for one); the trailing newline
         # is fastText's end-of-line token, part of every prediction's input
-        return self._probabilities([one_line(text) + "\n" for text in texts])
+        return self._probabilities(one_lines(texts))
 
     def predict_fasttext_lines(self, texts: Sequence[str]) -> np.ndarray:
         """Probabilities for texts read from the lines of a fastText-format file (labels cut
