@@ -137,10 +137,16 @@ def _tied_pairs(dense: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def _inversions(values: np.ndarray) -> int:
-    """Pairs i < j with values[i] > values[j] (non-negative integers), in O(n log² n).
+#: up to this many distinct values, inversions are counted value by value (O(n) per value)
+_FEW_VALUES = 32
 
-    Bottom-up merge sort on whole arrays: at width w every block of w values is sorted, and
+
+def _inversions(values: np.ndarray) -> int:
+    """Pairs i < j with values[i] > values[j] (non-negative integers).
+
+    With few distinct values (class labels, ratings): for each value v, a running count of the
+    values above v, summed where v stands, O(n) per value. Otherwise O(n log² n) with a
+    bottom-up merge sort on whole arrays: at width w every block of w values is sorted, and
     each value of a right half counts the values of its left half that are greater, with one
     ``searchsorted`` over all blocks at once (block number * (max + 1) + value as the key).
     """
@@ -148,6 +154,8 @@ def _inversions(values: np.ndarray) -> int:
     if n < 2:
         return 0
     span = int(values.max()) + 1
+    if span <= _FEW_VALUES:
+        return sum(int(np.cumsum(values > v)[values == v].sum()) for v in range(span - 1))
     current = values.astype(np.int64)
     positions = np.arange(n, dtype=np.int64)
     total = 0
@@ -171,7 +179,10 @@ def _kendall_tau_b(x: np.ndarray, y: np.ndarray) -> float:
     pairs over the geometric mean of the pairs not tied in x and not tied in y."""
     n = len(x)
     order, y_dense = _dense_ranks(y)
-    x, y_dense = x[order], y_dense
+    x_order, x_dense = _dense_ranks(x)
+    if y_dense[-1] > x_dense[-1]:  # tau is symmetric: count inversions in the one with fewer values
+        x, y, order, y_dense = y, x, x_order, x_dense
+    x = x[order]
     x_order, x_dense = _dense_ranks(x)  # stable: equal x keep y ascending
     y_dense = y_dense[x_order]
     discordant = _inversions(y_dense)

@@ -103,22 +103,20 @@ def one_line(text: str) -> str:
 def one_lines(texts: Sequence[str]) -> list[str]:
     """:func:`one_line` of every text, each with fastText's end-of-line ``\\n`` appended.
 
-    The checks run once over the batch joined into one string (C-speed substring scans); when
-    none finds a literal ``__label__`` or a separator or Unicode space (possibly across two
-    texts), newlines become spaces and that is all; otherwise every text goes through
-    :func:`one_line`.
+    The ASCII texts of the batch are checked at once, joined into one string (C-speed substring
+    scans for a literal ``__label__`` and the separators \\x1c-\\x1f, possibly found across
+    two texts): when none is there, their newlines become spaces and that is all. Non-ASCII
+    texts (which would widen the joined string) and any batch where a scan finds something go
+    text by text through :func:`one_line`.
     """
-    joined = "".join(texts)
-    if "__label__" not in joined:
-        if joined.isascii():
-            clean = all(char not in joined for char in _FOREIGN_SPACES[:4])  # \x1c-\x1f
-        else:
-            clean = not any(char in joined for char in _FOREIGN_SPACES)
-        if clean:
-            if "\n" in joined:
-                return [text.replace("\n", " ") + "\n" for text in texts]
-            return [text + "\n" for text in texts]
-    return [one_line(text) + "\n" for text in texts]
+    flags = list(map(str.isascii, texts))
+    joined = "".join(itertools.compress(texts, flags))
+    if "__label__" in joined or any(char in joined for char in _FOREIGN_SPACES[:4]):
+        return [one_line(text) + "\n" for text in texts]
+    return [
+        text.replace("\n", " ") + "\n" if ascii_text else one_line(text) + "\n"
+        for text, ascii_text in zip(texts, flags, strict=True)
+    ]
 
 
 # One loaded model is kept so that card_for_foreign_model() followed by load_model() reads a

@@ -158,8 +158,8 @@ def test_correlations_with_ties_in_both_and_perfect_order() -> None:
 
 def test_inversions_against_brute_force() -> None:
     rng = np.random.default_rng(4)
-    for n in (0, 1, 2, 3, 7, 64, 65, 129):
-        values = rng.integers(0, 5, n)
+    for n, span in itertools.product((0, 1, 2, 3, 7, 64, 65, 129), (5, 1000)):  # both counting methods
+        values = rng.integers(0, span, n)
         brute = sum(1 for i in range(n) for j in range(i + 1, n) if values[i] > values[j])
         assert M._inversions(values) == brute
 
