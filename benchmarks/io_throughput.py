@@ -75,6 +75,7 @@ def breakdown(shard: Path, mb: float, work: Path) -> None:
             ("plain .jsonl (no compression)", None, 0, ".jsonl"),
             ("zstd 1, in the reading thread", 1, 0, ".jsonl.zst"),
             ("zstd 1, background thread", 1, 1, ".jsonl.zst"),
+            ("zstd 1, two background threads", 1, 2, ".jsonl.zst"),
             ("zstd -1, background thread", -1, 1, ".jsonl.zst"),
             ("zstd 3, background thread", 3, 1, ".jsonl.zst"),
         ):

@@ -97,3 +97,21 @@ def test_multi_frame_zstd_is_read_whole(tmp_path: Path) -> None:
     ]
     path.write_bytes(b"".join(frames))
     assert list(read_rows(path)) == ROWS
+
+
+def test_zstd_bytes_do_not_depend_on_compression_threads(tmp_path: Path) -> None:
+    """Output must be reproducible on any machine: zstd's worker count never changes the bytes."""
+    from bonepick.io import jsonl
+    from tests.conftest import SPAM
+
+    rows = list(read_rows(SPAM / "train" / "part_00.jsonl.zst")) * 12  # ~10 MB: several zstd jobs
+    saved = jsonl.ZSTD_WORKER_THREADS
+    digests = set()
+    try:
+        for threads in (1, 2, 3):
+            jsonl.ZSTD_WORKER_THREADS = threads
+            write_rows(tmp_path / f"t{threads}.jsonl.zst", rows)
+            digests.add((tmp_path / f"t{threads}.jsonl.zst").read_bytes())
+    finally:
+        jsonl.ZSTD_WORKER_THREADS = saved
+    assert len(digests) == 1
