@@ -212,6 +212,8 @@ _escaped_separators = _EscapedSeparators()
 # pre-tokenizer regex, which is what makes plain encoding slow; the rest is encoded in one batch.
 # tests/unit/data/test_normalizers.py checks the result against plain encoding.
 _CHUNK = re.compile(r"[\s\S][^ \n]*+(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*+)*+\n?")
+# boundary (c) alone: a text's lines, each tokenized on its own as it is within the text
+_LINE_CUT = re.compile(r"(?<=\n)(?=\S)")
 
 
 @dataclass(frozen=True)
@@ -417,7 +419,10 @@ class TokenRenderer:
     def _render_chunked(self, texts: list[str]) -> list[str]:
         """Each text rendered from the caches. A plain text (printable ASCII, tabs, line breaks:
         most real text) is cut straight into its pre-tokens by the profile's regex, each rendered
-        once and cached; any other text is cut into chunks (see :meth:`_fill_chunks`)."""
+        once and cached; any other text is first cut into lines at boundary (c), so that its plain
+        lines take the same way, and its other lines are cut into chunks (see
+        :meth:`_fill_chunks`). A text's rendering is that of its lines joined by spaces (each
+        line, never empty, has at least one token)."""
         assert self.profile is not None
         pretokens = self.profile.pretokens
         if pretokens is None:
@@ -425,20 +430,33 @@ class TokenRenderer:
         flags = list(map(_is_plain, texts))
         if all(flags):
             return self._render_cached(texts, pretokens.findall, self._pretokens, self._fill_pretokens, 1)
-        plain = [i for i, f in enumerate(flags) if f]
-        other = [i for i, f in enumerate(flags) if not f]
-        out = list(texts)
-        if plain:
-            rendered = self._render_cached(
-                [texts[i] for i in plain], pretokens.findall, self._pretokens, self._fill_pretokens, 1
-            )
-            for i, text in zip(plain, rendered, strict=True):
-                out[i] = text
-        rendered = self._render_cached(
-            [texts[i] for i in other], _CHUNK.findall, self._chunks, self._fill_chunks, 0
+        units: list[str] = []
+        counts: list[int] = []  # units per text: 1 for a plain text, its lines for another
+        for text, plain in zip(texts, flags, strict=True):
+            if plain:
+                units.append(text)
+                counts.append(1)
+            else:
+                lines = _LINE_CUT.split(text)
+                units += lines
+                counts.append(len(lines))
+        flags = list(map(_is_plain, units))
+        rendered = list(units)
+        plain_at = list(compress(range(len(units)), flags))
+        other_at = list(compress(range(len(units)), map(not_, flags)))
+        done = self._render_cached(
+            [units[i] for i in plain_at], pretokens.findall, self._pretokens, self._fill_pretokens, 1
         )
-        for i, text in zip(other, rendered, strict=True):
-            out[i] = text
+        done += self._render_cached(
+            [units[i] for i in other_at], _CHUNK.findall, self._chunks, self._fill_chunks, 0
+        )
+        for i, text in zip(plain_at + other_at, done, strict=True):
+            rendered[i] = text
+        out = []
+        start = 0
+        for count in counts:
+            out.append(rendered[start] if count == 1 else " ".join(rendered[start : start + count]))
+            start += count
         return out
 
     def _render_cached(

@@ -14,6 +14,7 @@ import zstandard
 
 from bonepick.data.normalizers import (
     _CHUNK,
+    _LINE_CUT,
     _PLAIN,
     _PROFILES,
     NORMALIZERS,
@@ -278,6 +279,9 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
     lookup = getattr(tables, table)
     texts = _corpus_slice() + _tricky_texts(1500, seed=7)
     texts += [t.lower() for t in texts[:100]] + ["", " ", "\n", "a", " a", "a ", "<|endoftext|> a b"]
+    # texts with a character beyond plain ASCII are cut into lines first: line breaks before a
+    # non-space, at the start, after punctuation, spaces, tabs, \r, other breaks
+    texts += ["é\nb", "\nb é", "x.\nb ü", " \n\ty\nä", "ü\n\nb\r\nc", "…\n's\n12\n x", "\u2028\nq\n\u00a0z"]
     expected = [
         " ".join(lookup[i] for i in e.ids)
         for e in tables.tokenizer.encode_batch(texts, add_special_tokens=False)
@@ -294,10 +298,9 @@ def test_chunked_tokenization_equals_plain_encoding(tokenizer: str, table: str) 
             chunks = {c for t in texts[start : start + batch] for c in _CHUNK.findall(t)}
             largest = max(largest, len(chunks))
             assert len(render._chunks) <= max(cache_size, largest)
-            # plain texts are cut into pre-tokens whole, other texts' plain chunks too
-            plain = [t for t in texts[start : start + batch] if _PLAIN.fullmatch(t)] + [
-                c for c in chunks if _PLAIN.fullmatch(c)
-            ]
+            # plain texts are cut into pre-tokens whole, other texts' plain lines and chunks too
+            lines = [line for t in texts[start : start + batch] for line in _LINE_CUT.split(t)]
+            plain = [t for t in lines + list(chunks) if _PLAIN.fullmatch(t)]
             pieces = {p for t in plain for p in _PROFILES[tokenizer].pretokens.findall(t)}
             largest_pieces = max(largest_pieces, len(pieces))
             assert len(render._pretokens) <= max(cache_size, largest_pieces)
