@@ -9,6 +9,7 @@ or, with ``skip_errors``, a counted skip.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
@@ -119,7 +120,7 @@ class TransformStep(MapStep):
         bytes (``{...}`` becomes ``{...,"score":1}``): the row is not serialised again. A row
         that already has one of the keys gets it replaced in place, so it is written anew."""
         outputs = [expression.all_batch(rows) for _, _, expression in self.parts]
-        if any(out is None for out in outputs) or not all(v for out in outputs for v in out):  # type: ignore[union-attr]
+        if any(out is None for out in outputs) or not all(map(all, outputs)):  # type: ignore[arg-type]
             items = list(zip(repeat(block.path), block.row_line_numbers(), rows, strict=False))
             lines = [dumps_row(row) for row in self._batch(items, stats)]
             return b"".join(lines), len(lines)
@@ -133,7 +134,7 @@ class TransformStep(MapStep):
         # rows with equal projected inputs share their output lists: one suffix per distinct list
         idents = list(zip(*(map(id, out) for out in outputs), strict=True))  # type: ignore[union-attr]
         suffixes: dict[tuple[int, ...], tuple[tuple[str, ...], bytes]] = {}
-        for ident, *values in zip(idents, *outputs, strict=True):  # type: ignore[call-overload]
+        for ident, values in dict(zip(idents, zip(*outputs, strict=True), strict=True)).items():  # type: ignore[call-overload]
             if ident not in suffixes:
                 additions: dict[str, Any] = {}
                 for field, out in zip(fields, values, strict=True):
@@ -149,7 +150,7 @@ class TransformStep(MapStep):
         raws = block.rows
         if (
             all(keys for keys, _ in suffixes.values())
-            and not any(key in row for key in new_keys for row in rows)
+            and not any(any(map(operator.contains, rows, repeat(key))) for key in new_keys)
             and all(rows)
             and all(map(bytes.endswith, raws, repeat(b"}")))
         ):  # the usual case: every row gets new keys appended
