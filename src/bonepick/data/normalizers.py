@@ -300,7 +300,8 @@ class TokenRenderer:
         )
         specials = sorted({t.content for t in tokenizer.get_added_tokens_decoder().values()}, key=len)
         self._specials = re.compile("|".join(re.escape(s) for s in reversed(specials))) if specials else None
-        self._special_starts = "".join(sorted({s[0] for s in specials if s}))  # a cheap first check
+        # a cheap first check: the first two characters of each ("<|", "||": rare in real text)
+        self._special_heads = sorted({s[:2] for s in specials if s})
         # A single pre-token that is a whole vocabulary entry is that one token: BPE merges every
         # such entry of the shipped tokenizers back into itself (checked over the whole vocabulary
         # by tests/unit/data/test_normalizers.py), so these skip the BPE model.
@@ -319,7 +320,7 @@ class TokenRenderer:
         return " ".join(map(self.table.__getitem__, ids))
 
     def _has_special(self, text: str) -> bool:
-        if self._specials is None or not any(c in text for c in self._special_starts):
+        if self._specials is None or not any(head in text for head in self._special_heads):
             return False
         return self._specials.search(text) is not None
 
