@@ -431,33 +431,38 @@ class TokenRenderer:
         flags = list(map(_is_plain, texts))
         if all(flags):
             return self._render_cached(texts, pretokens.findall, self._pretokens, self._fill_pretokens, 1)
-        units: list[str] = []
-        counts: list[int] = []  # units per text: 1 for a plain text, its lines for another
-        for text, plain in zip(texts, flags, strict=True):
-            if plain:
-                units.append(text)
-                counts.append(1)
-            else:
-                lines = _LINE_CUT.split(text)
-                units += lines
-                counts.append(len(lines))
-        flags = list(map(_is_plain, units))
-        rendered = list(units)
-        plain_at = list(compress(range(len(units)), flags))
-        other_at = list(compress(range(len(units)), map(not_, flags)))
-        done = self._render_cached(
-            [units[i] for i in plain_at], pretokens.findall, self._pretokens, self._fill_pretokens, 1
+        plain_texts = list(compress(texts, flags))
+        other_at = list(compress(range(len(texts)), map(not_, flags)))
+        line_lists = [_LINE_CUT.split(texts[i]) for i in other_at]
+        lines = list(chain.from_iterable(line_lists))
+        line_flags = list(map(_is_plain, lines))
+        # plain texts and plain lines in one call, the other lines through the chunk cache
+        plain = self._render_cached(
+            plain_texts + list(compress(lines, line_flags)),
+            pretokens.findall,
+            self._pretokens,
+            self._fill_pretokens,
+            1,
         )
-        done += self._render_cached(
-            [units[i] for i in other_at], _CHUNK.findall, self._chunks, self._fill_chunks, 0
+        other = iter(
+            self._render_cached(
+                list(compress(lines, map(not_, line_flags))),
+                _CHUNK.findall,
+                self._chunks,
+                self._fill_chunks,
+                0,
+            )
         )
-        for i, text in zip(plain_at + other_at, done, strict=True):
-            rendered[i] = text
-        out = []
+        plain_lines = iter(plain[len(plain_texts) :])
+        rendered = [next(plain_lines) if f else next(other) for f in line_flags]
+        out = list(texts)
+        for i, text in zip(compress(range(len(texts)), flags), plain, strict=False):  # plain texts
+            out[i] = text
         start = 0
-        for count in counts:
-            out.append(rendered[start] if count == 1 else " ".join(rendered[start : start + count]))
-            start += count
+        for i, text_lines in zip(other_at, line_lists, strict=True):
+            end = start + len(text_lines)
+            out[i] = " ".join(rendered[start:end])
+            start = end
         return out
 
     def _render_cached(
