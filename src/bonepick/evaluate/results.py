@@ -48,18 +48,19 @@ class Signature:
         self._digests += row_digest(text, label)
 
     def add_batch(self, texts: Sequence[str], labels: Sequence[Any]) -> None:
-        """:meth:`add` for every pair, with a string label's JSON made once per batch."""
-        blake2b = hashlib.blake2b
+        """:meth:`add` for every pair (same digests): a string label's JSON is made once per
+        batch, and each row's hasher is a copy of an empty one, cheaper than a new one."""
         if all(label.__class__ is str for label in labels):
             suffixes = {label: b"\x00" + _label_json(label) for label in set(labels)}
-            self._digests += b"".join(
-                [
-                    blake2b(
-                        text.encode("utf-8", "surrogatepass") + suffixes[label], digest_size=_ROW_DIGEST
-                    ).digest()
-                    for text, label in zip(texts, labels, strict=True)
-                ]
-            )
+            fresh = hashlib.blake2b(digest_size=_ROW_DIGEST).copy
+            digests: list[bytes] = []
+            append = digests.append
+            for text, label in zip(texts, labels, strict=True):
+                hasher = fresh()
+                hasher.update(text.encode("utf-8", "surrogatepass"))
+                hasher.update(suffixes[label])
+                append(hasher.digest())
+            self._digests += b"".join(digests)
             return
         for text, label in zip(texts, labels, strict=True):
             self.add(text, label)
