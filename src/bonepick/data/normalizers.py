@@ -210,6 +210,8 @@ _escaped_separators = _EscapedSeparators()
 # boundaries that hold for its tokenizer (see _PROFILES). Pieces that are a single pre-token go
 # straight to the BPE model (or are one whole vocabulary entry), skipping the tokenizer's
 # pre-tokenizer regex, which is what makes plain encoding slow; the rest is encoded in one batch.
+# A whole plain text skips the chunks: it is cut straight into its pre-tokens by that regex,
+# each cached on its own; any other text is cut into lines at (c) first, so its plain lines do too.
 # tests/unit/data/test_normalizers.py checks the result against plain encoding.
 _CHUNK = re.compile(r"[\s\S][^ \n]*+(?:(?:(?<=\s) | (?![!-/:-~])|\n(?=\s))[^ \n]*+)*+\n?")
 # boundary (c) alone: a text's lines, each tokenized on its own as it is within the text
@@ -270,11 +272,12 @@ class TokenRenderer:
     """Texts -> their tokens rendered through ``table`` (id -> string) and joined by spaces,
     exactly ``" ".join(table[i] for i in tokenizer.encode(text).ids)``.
 
-    With the ``profile`` of a shipped tokenizer it tokenizes through the chunk cache described
-    above (several times faster on real text); without one, every text is encoded as a whole.
-    A batch is handled in C-level sweeps: cut every text into chunks, find the chunks not yet
-    cached (a set difference), render those in bulk; then each text is one ``join`` of cached
-    strings (see :meth:`_render_chunked`). Thread-safe: a lock guards the caches.
+    With the ``profile`` of a shipped tokenizer it tokenizes through the caches described above
+    (several times faster on real text); without one, every text is encoded as a whole. A batch
+    is handled in C-level sweeps: cut every text into pieces (a plain text into its pre-tokens,
+    any other into lines and chunks), find the pieces not yet cached (a set difference), render
+    those in bulk; then each text is one ``join`` of cached strings (see :meth:`_render_chunked`).
+    Thread-safe: a lock guards the caches.
     """
 
     def __init__(
