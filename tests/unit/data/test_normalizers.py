@@ -378,7 +378,7 @@ def test_commit_patterns_equal_their_unfiltered_forms() -> None:
         "a", "b.c", "http://", "https://x.y/z?q=1", "www.", "x@y.com", "A.B@C-D.ORG", "-", "@12", " ", "\n",
         "3f2a9c0e5b7d1a2c", "deadbeef-cafe-f00d", "é", "ſ", "K", "1.2.3", "foo.bar:8080/p", "(", ")", '"',
         "user.name+tag@sub.example.co.uk", "0123456789abcdef@42", "e.g.", "----------------", "@1a", "F",
-        "DEAD-BEEF-", "___CODE___", "___url___",
+        "DEAD-BEEF-", "___CODE___", "___url___", "\u00a0", "\t", "\u3000", "_", "İ", "ı", "a.", ".b", "ü.de",
     ]  # fmt: skip
     rng = random.Random(3)
     texts = ["".join(rng.choice(bits) for _ in range(rng.randint(1, 25))) for _ in range(3000)]
@@ -390,6 +390,7 @@ def test_commit_patterns_equal_their_unfiltered_forms() -> None:
         plain = plain_hex.sub(" ___CODE___ ", plain)
         fast = n.UltraFineNormalizer.prepare(normalizer, plain.strip())
         assert normalizer.prepare(text) == fast, text
+        assert n._replace_urls(text) == plain_url.sub(" ___URL___ ", text), text
         changed += plain != text
         pieces = n._PLACEHOLDER.split(text)  # lowercase except standalone placeholders
         pieces[0::2] = [p.lower() for p in pieces[0::2]]
