@@ -9,14 +9,11 @@ out only when an error has to name one.
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import compress
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -90,52 +87,13 @@ def _rows_of(lines: list[bytes]) -> list[bytes]:
     return rows
 
 
-_READER: ThreadPoolExecutor | None = None
-_READER_LOCK = threading.Lock()
-
-
-def reader_thread() -> ThreadPoolExecutor:
-    """This process's read-ahead thread (created on first use; a spawned worker gets its own)."""
-    global _READER
-    with _READER_LOCK:
-        if _READER is None:
-            _READER = ThreadPoolExecutor(1, thread_name_prefix="bonepick-read-ahead")
-        return _READER
-
-
-def _forget_reader() -> None:
-    global _READER
-    _READER = None  # a forked child has no copy of the parent's thread
-
-
-os.register_at_fork(after_in_child=_forget_reader)
-
-
-def read_ahead(stream: IO[bytes], size: int) -> Iterator[bytes]:
-    """``stream.read(size)`` until the end, the next read running on a background thread while
-    the caller works on the current chunk. Decompression (zstd, gzip) releases the GIL, so a
-    stage's parsing and its input's decoding overlap instead of taking turns."""
-    pending: Future[bytes] = reader_thread().submit(stream.read, size)
-    try:
-        while True:
-            chunk = pending.result()
-            if not chunk:
-                return
-            pending = reader_thread().submit(stream.read, size)
-            yield chunk
-    finally:
-        # the stream is closed after this: never while the thread is still reading it
-        if not pending.done():
-            pending.cancel() or pending.exception()
-
-
 def iter_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[Block]:
     """The shard's rows in blocks of about ``block_bytes``."""
     path = Path(path)
     number = 1
     tail = b""
     with reading_errors(path), open_binary_reader(path) as stream:
-        for chunk in read_ahead(stream, block_bytes):
+        while chunk := stream.read(block_bytes):
             lines = chunk.split(b"\n")
             rest = lines.pop()  # the start of a line the next chunk finishes
             if not lines:

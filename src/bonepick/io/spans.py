@@ -14,7 +14,6 @@ newline. :class:`bonepick.data.scan.ScanStep` records whether a shard is clean.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bonepick.errors import DataError
-from bonepick.io.blocks import BLOCK_BYTES, reader_thread
+from bonepick.io.blocks import BLOCK_BYTES
 from bonepick.io.jsonl import open_binary_reader, reading_errors
 
 #: rows of the size column looked at in one go (bounds the memory of the offsets)
@@ -93,8 +92,7 @@ class RowReader:
         return self._stack.__exit__(*exc)
 
     def runs(self, stop_row: int | None = None) -> Iterator[RowRun]:
-        """Runs covering rows ``self.row``..``stop_row`` (default: the end of the shard). The
-        next run is read (decompressed) on the read-ahead thread while the caller works."""
+        """Runs covering rows ``self.row``..``stop_row`` (default: the end of the shard)."""
         assert self._stream is not None, "use RowReader as a context manager"
         total = len(self.sizes)
         stop_row = total if stop_row is None else min(stop_row, total)
@@ -110,16 +108,8 @@ class RowReader:
             for a, b in zip(bounds, bounds[1:], strict=False):
                 base = int(ends[a - 1]) if a else 0
                 planned.append((self.row + a, ends[a:b] - base))
-            pending: Future[bytes] = reader_thread().submit(self._stream.read, int(planned[0][1][-1]))
-            try:
-                for number, (first_row, run_ends) in enumerate(planned):
-                    data = pending.result()
-                    if number + 1 < len(planned):
-                        pending = reader_thread().submit(self._stream.read, int(planned[number + 1][1][-1]))
-                    yield self._checked(first_row, run_ends, data)
-            finally:
-                if not pending.done():
-                    pending.cancel() or pending.exception()
+            for first_row, run_ends in planned:
+                yield self._checked(first_row, run_ends, self._stream.read(int(run_ends[-1])))
             self.row = chunk_stop
 
     def _checked(self, first_row: int, ends: np.ndarray, data: bytes) -> RowRun:
