@@ -14,9 +14,10 @@ processes:
 MB/s are uncompressed input JSON bytes per second of wall time; "per proc" divides by the
 process count, and "vs raw" compares that with the raw rate measured right before the stage
 (the issue's target: pass-through stages at >= 50% of it). "CPU vs raw" uses CPU seconds of the
-stage and its workers instead, every thread included (zstd's compression thread, the read-ahead
-thread): a full rewrite also pays for compressing its output, which the raw decode does not.
-Peak RSS is the largest resident set of the main process and of any worker.
+stage and its workers instead, every thread included (zstd's two compression threads): a full
+rewrite also pays for compressing its output, which the raw decode does not. Peak RSS is the
+largest resident set of the main process (its own VmHWM) and of any worker (sampled every 50 ms
+from this process, not from inside the stage).
 A second dataset twice as large (twice the shards of the same size) shows whether peak memory
 grows with the data for balance, sample and reshard.
 
@@ -34,7 +35,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -87,28 +87,21 @@ def own_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-class WorkerPeak(threading.Thread):
-    """Samples the resident set of this process's worker processes every 20 ms."""
+def sample_worker_peak(stage: subprocess.Popen, every: float = 0.05) -> float:
+    """Largest resident set (MB) of the stage process's workers, sampled from this process until
+    the stage exits. The sampler runs here, not in the stage: a sampling thread inside the stage
+    would take the GIL from it every few milliseconds and slow what is being measured."""
+    import psutil
 
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.peak_mb = 0.0
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        import psutil
-
-        me = psutil.Process()
-        while not self._done.is_set():
+    peak = 0.0
+    me = psutil.Process(stage.pid)
+    while stage.poll() is None:
+        with contextlib.suppress(psutil.Error):
             for child in me.children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    self.peak_mb = max(self.peak_mb, child.memory_info().rss / 2**20)
-            self._done.wait(0.02)
-
-    def stop(self) -> float:
-        self._done.set()
-        self.join()
-        return self.peak_mb
+                    peak = max(peak, child.memory_info().rss / 2**20)
+        time.sleep(every)
+    return peak
 
 
 def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int, level: int | None) -> None:
@@ -121,8 +114,6 @@ def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int,
     import bonepick.data.transform  # noqa: F401
 
     before = resource.getrusage(resource.RUSAGE_SELF)
-    watcher = WorkerPeak()
-    watcher.start()
     start = time.perf_counter()
     if stage == "transform":
         from bonepick.data.transform import transform_dataset
@@ -157,9 +148,8 @@ def run_stage(stage: str, source: Path, out: Path, procs: int, total_bytes: int,
         "seconds": seconds,
         "cpu": cpu,
         # ru_maxrss survives fork+exec (it would report this benchmark's own size), so the main
-        # process's peak is read from VmHWM and the workers' from sampling them
+        # process's peak is read from VmHWM; the workers' is sampled by the parent
         "rss_main_mb": own_peak_mb(),
-        "rss_worker_mb": watcher.stop(),
     }
     print(json.dumps(result))
 
@@ -183,9 +173,16 @@ def measure(
         str(total_bytes),
         *(["--level", str(level)] if level is not None else []),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        stage_process = subprocess.Popen(command, stdout=stdout, stderr=stderr, text=True)
+        worker_peak = sample_worker_peak(stage_process)
+        stdout.seek(0)
+        stderr.seek(0)
+        if stage_process.returncode:
+            raise SystemExit(f"{stage} failed:\n{stderr.read()}")
+        result = json.loads(stdout.read().strip().splitlines()[-1])
     shutil.rmtree(out, ignore_errors=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return {**result, "rss_worker_mb": worker_peak}
 
 
 def main() -> None:
