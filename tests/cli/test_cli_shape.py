@@ -76,3 +76,33 @@ def test_readme_cli_reference_is_current() -> None:
     assert current == render_reference(), (
         "README.md's CLI reference is stale: run `uv run python -m bonepick.cli.reference --write README.md`"
     )
+
+
+def test_command_modules_map_matches_what_the_modules_register() -> None:
+    """`bonepick NAME` imports only COMMAND_MODULES[NAME]: the map must name every command's module."""
+    from bonepick.cli.main import COMMAND_MODULES, app
+
+    registered = {info.name: info.callback.__module__ for info in app.registered_commands}
+    for group in app.registered_groups:
+        modules = {info.callback.__module__ for info in group.typer_instance.registered_commands}
+        assert len(modules) == 1, group.name
+        registered[group.name or group.typer_instance.info.name] = modules.pop()
+    short = {name: module.rsplit(".", 1)[-1] for name, module in registered.items()}
+    assert short == COMMAND_MODULES
+
+
+def test_one_command_run_imports_only_its_module(tmp_path) -> None:
+    code = (
+        "import sys; from bonepick.cli import main as m; sys.argv = ['bonepick', *sys.argv[1:]]\n"
+        "try:\n    m.main()\nexcept SystemExit as done:\n    code = done.code\n"
+        "print(sorted(n for n in sys.modules if n.startswith('bonepick.cli.commands.')), code)"
+    )
+
+    def loaded(*argv: str) -> str:
+        run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+        return run.stdout.strip().splitlines()[-1]
+
+    assert loaded("--debug", "version") == "['bonepick.cli.commands.info'] 0"
+    assert loaded("count-tokens", "--help").startswith("['bonepick.cli.commands.tokens'] 0")
+    everything = loaded("no-such-command")  # an unknown name gets click's message over every command
+    assert "bonepick.cli.commands.data" in everything and everything.endswith(" 2")
