@@ -65,19 +65,17 @@ class ScanStep(Step):
         result = ScanResult()
         try:
             for block in iter_blocks(task.input):
-                parsed = block.parse()
+                block_labels = self._labels(block) if labels is not None else block.check()
                 block_sizes = np.fromiter(map(len, block.rows), dtype=np.int64, count=len(block.rows)) + 1
                 sizes.extend(block_sizes)
                 nbytes = int(block_sizes.sum())
-                stats.read(len(parsed), nbytes)
+                stats.read(len(block.rows), nbytes)
                 if len(block.rows) != len(block.lines):
                     result.clean = False
-                result.rows += len(parsed)
+                result.rows += len(block.rows)
                 result.bytes += nbytes
                 if labels is not None:
-                    block_codes = [
-                        codes.setdefault(label, len(codes)) for label in self._labels(block, parsed)
-                    ]
+                    block_codes = [codes.setdefault(label, len(codes)) for label in block_labels]
                     labels.extend(block_codes)
                     counts.update(block_codes)
         except BaseException:
@@ -92,14 +90,16 @@ class ScanStep(Step):
         result.label_counts = [counts[i] for i in range(len(codes))]
         return result
 
-    def _labels(self, block: Block, parsed: list[dict[str, Any]]) -> list[str]:
+    def _labels(self, block: Block) -> list[str]:
+        """Every row's label (checking every row, like :meth:`Block.check`)."""
         expression = self.label_expression
         assert expression is not None
         key = expression.field
-        if key is not None:  # the common `-l .label`: no per-row call
-            values = [row.get(key) for row in parsed]
+        if key is not None:  # the common `-l .label`: no per-row call, no parsed rows kept
+            values = block.field_values(key)
             if None not in values and all(type(v) is str for v in values):
-                return values  # type: ignore[return-value]
+                return values
+        parsed = block.parse()
         batch = expression.all_batch(parsed)  # one jq run per distinct input (see jq_fields)
         if batch is not None and all(batch):
             firsts = [values[0] for values in batch]
@@ -184,7 +184,7 @@ class KeepStep(Step):
             if plan.thresholds is None:
                 written = 0
                 for block in iter_blocks(task.input):
-                    block.parse()  # every row checked, written as it is
+                    block.check()  # every row checked, written as it is
                     nbytes = write_rows_raw(writer, block.rows, block)
                     written += nbytes
                     stats.read(len(block.rows), nbytes)

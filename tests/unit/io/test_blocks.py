@@ -61,3 +61,25 @@ def test_leaving_early_and_corrupt_input(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="broken.jsonl.zst.*cannot decompress"):
         for _ in iter_blocks(broken, block_bytes=4096):
             pass
+
+
+def test_check_and_field_values_name_the_bad_line(tmp_path: Path) -> None:
+    """The scan's checks keep no parsed rows, yet fail exactly as :meth:`Block.parse` does."""
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'{"label": "a"}\n\n{"label": 2}\n{"other": 1}\n')
+    (block,) = iter_blocks(path)
+    block.check()
+    assert block.field_values("label") == ["a", 2, None]
+    assert block.field_values("label", missing="?") == ["a", 2, "?"]
+    for bad, message in (
+        (b'{"label": "a"}\n\n{"label": \n', r"x\.jsonl:3: malformed JSON"),
+        (b'{"label": "a"}\n\n["a"]\n', r"x\.jsonl:3: expected a JSON object"),
+        (b'{"label": "a"}\n"a"\n', r"x\.jsonl:2: expected a JSON object"),
+        (b'{"label": "\xff"}\n', r"x\.jsonl:1: malformed JSON"),
+    ):
+        path.write_bytes(bad)
+        (block,) = iter_blocks(path)
+        with pytest.raises(DataError, match=message):
+            block.check()
+        with pytest.raises(DataError, match=message):
+            block.field_values("label")
