@@ -75,7 +75,11 @@ class ScanStep(Step):
                 result.rows += len(block.rows)
                 result.bytes += nbytes
                 if labels is not None:
-                    block_codes = [codes.setdefault(label, len(codes)) for label in block_labels]
+                    # a code per distinct label (first-seen order), then a C-level lookup per row
+                    coded = {
+                        label: codes.setdefault(label, len(codes)) for label in dict.fromkeys(block_labels)
+                    }
+                    block_codes = list(map(coded.__getitem__, block_labels))
                     labels.extend(block_codes)
                     counts.update(block_codes)
         except BaseException:
@@ -97,7 +101,11 @@ class ScanStep(Step):
         key = expression.field
         if key is not None:  # the common `-l .label`: no per-row call, no parsed rows kept
             values = block.field_values(key)
-            if None not in values and all(type(v) is str for v in values):
+            try:
+                distinct = set(values)
+            except TypeError:  # a list or dict label: the general path below names the row
+                distinct = {None}
+            if all(type(v) is str for v in distinct):
                 return values
         parsed = block.parse()
         batch = expression.all_batch(parsed)  # one jq run per distinct input (see jq_fields)
