@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from bonepick.io.blocks import Block
 from bonepick.io.dataset import discover_datasets
-from bonepick.pipeline import FilterStep, LocalExecutor, ProgressSink, RunSummary, ShardStats, ShardTask
+from bonepick.pipeline import FilterStep, LocalExecutor, ProgressSink, RunSummary
 from bonepick.pipeline.tasks import plan_mirrored_tasks
 
 
@@ -16,17 +14,10 @@ class CopyStep(FilterStep):
     """Every row checked (a malformed line fails with file:line) and written back unchanged."""
 
     name = "copy"
+    reads_rows = False
 
     def __init__(self, compression_level: int | None = None) -> None:
         self.compression_level = compression_level
-
-    def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
-        return True
-
-    def keep_block(
-        self, block: Block, rows: list[dict[str, Any]], stats: ShardStats, task: ShardTask
-    ) -> list[bool] | None:
-        return None
 
 
 def copy_dataset(

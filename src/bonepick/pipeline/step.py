@@ -100,6 +100,9 @@ class FilterStep(Step):
     :meth:`keep_block` for whole blocks); dropped rows must be counted with ``stats.skip(reason)``."""
 
     compression_level: int | None = None
+    #: False for a step that keeps every row whatever it holds: rows are then only checked
+    #: (:meth:`Block.check`, no parsed rows kept) and :meth:`keep_block` is not called
+    reads_rows: bool = True
 
     def keep(self, path: Path, line: int, row: dict[str, Any], stats: ShardStats, task: ShardTask) -> bool:
         raise NotImplementedError
@@ -118,9 +121,13 @@ class FilterStep(Step):
         assert task.output is not None, "a FilterStep task needs an output path"
         with ShardWriter(task.output, level=self.compression_level) as writer:
             for block in iter_blocks(task.input):
-                rows = block.parse()
-                stats.read(len(rows), block.total_bytes())
-                mask = self.keep_block(block, rows, stats, task)
+                if self.reads_rows:
+                    rows = block.parse()
+                    mask = self.keep_block(block, rows, stats, task)
+                else:
+                    block.check()
+                    mask = None
+                stats.read(len(block.rows), block.total_bytes())
                 kept = block.rows if mask is None else select(block.rows, mask)
                 write_rows_raw(writer, kept, block)
                 stats.wrote(len(kept))
