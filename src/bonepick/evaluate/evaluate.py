@@ -302,6 +302,18 @@ def _source_blocks(
         while block := list(islice(stream, size)):
             numbers = list(range(first, first + len(block)))
             first += len(block)
+            if text_key and label_key and not any(map(bytes.isspace, block)):
+                # the usual block: each row reduced to its two fields as it is parsed (no block
+                # of parsed rows kept alive); anything else goes through the general path below
+                try:
+                    pairs = [(row.get(text_key), row.get(label_key)) for row in map(loads, block)]
+                except (orjson.JSONDecodeError, AttributeError):
+                    pairs = None
+                if pairs:
+                    texts, values = map(list, zip(*pairs, strict=True))
+                    if not set(map(type, texts)) - {str} and None not in values:
+                        yield numbers, texts, values, sum(map(len, block))
+                        continue
             try:
                 rows = None if any(map(bytes.isspace, block)) else list(map(loads, block))
             except orjson.JSONDecodeError:
