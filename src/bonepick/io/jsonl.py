@@ -19,6 +19,7 @@ import zstandard
 from bonepick.errors import DataError
 from bonepick.io.atomic import atomic_path, temp_path_for
 from bonepick.io.shards import compression_of
+from bonepick.io.zstd_frames import check_complete
 
 READ_BUFFER = 1 << 20
 WRITE_BUFFER = 1 << 20
@@ -33,8 +34,10 @@ ZSTD_WORKER_THREADS = 2
 def open_binary_reader(path: str | Path) -> IO[bytes]:
     """A buffered binary stream of the decompressed bytes of ``path``."""
     path = Path(path)
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the returned stream
     kind = compression_of(path)
+    if kind == "zstd":
+        check_complete(path)  # the streaming reader would stop quietly at a cut
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the returned stream
     if kind == "zstd":
         dctx = zstandard.ZstdDecompressor()
         return io.BufferedReader(
