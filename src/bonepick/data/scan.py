@@ -65,7 +65,11 @@ class ScanStep(Step):
         result = ScanResult()
         try:
             for block in iter_blocks(task.input):
-                block_labels = self._labels(block) if labels is not None else block.check()
+                block_labels: list[str] = []
+                if labels is not None:
+                    block_labels = self._labels(block)  # every row checked on the way
+                else:
+                    block.check()
                 block_sizes = np.fromiter(map(len, block.rows), dtype=np.int64, count=len(block.rows)) + 1
                 sizes.extend(block_sizes)
                 nbytes = int(block_sizes.sum())
